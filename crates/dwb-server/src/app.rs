@@ -1,0 +1,48 @@
+//! `build_router(state)`: every route of the application, used by `serve` and by tests.
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+
+use crate::http::{middleware as mw, ops};
+use crate::portal::{activity, assets, auth, members, workspaces};
+use crate::state::AppState;
+
+pub fn build_router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/static/{file}", get(assets::file))
+        .route("/", get(auth::home))
+        .route("/signin", post(auth::sign_in))
+        .route("/signout", post(auth::sign_out))
+        .route(
+            "/account/password",
+            get(auth::password_page).post(auth::change_password),
+        )
+        .route(
+            "/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route("/workspaces/{id}", get(workspaces::show))
+        .route(
+            "/workspaces/{id}/members",
+            get(members::tab).post(members::add),
+        )
+        .route(
+            "/workspaces/{id}/members/{user}/role",
+            post(members::change_role),
+        )
+        .route(
+            "/workspaces/{id}/members/{user}/remove",
+            post(members::remove),
+        )
+        .route("/workspaces/{id}/activity", get(activity::tab))
+        .fallback(|| async { crate::error::PageError::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), mw::observe))
+        .layer(middleware::from_fn(mw::security_headers))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}

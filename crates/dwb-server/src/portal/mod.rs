@@ -1,0 +1,10 @@
+//! The web portal: server-rendered HTML pages for people.
+
+pub mod activity;
+pub mod assets;
+pub mod auth;
+pub mod form;
+pub mod members;
+pub mod session;
+pub mod views;
+pub mod workspaces;

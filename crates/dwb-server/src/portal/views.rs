@@ -1,0 +1,170 @@
+//! The portal's page models (askama templates) and how values are shown.
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+use dwb_core::{CoreError, Timestamp};
+use dwb_store::Workspace;
+
+use crate::error::PageError;
+
+/// The signed-in person, shown in the top bar.
+#[derive(Debug, Clone)]
+pub struct Nav {
+    pub email: String,
+    pub csrf: String,
+}
+
+/// Messages next to form fields, each naming the field and what to do.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+    /// Adds a core validation error, shown as "<label> <message>".
+    pub fn core(&mut self, label: &str, e: &CoreError) {
+        self.add(e.field, format!("{label} {}.", e.message));
+    }
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.as_str())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A workspace as the workspace frame shows it.
+#[derive(Debug, Clone)]
+pub struct WsView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub region: String,
+}
+
+impl From<&Workspace> for WsView {
+    fn from(w: &Workspace) -> Self {
+        Self {
+            id: w.id.to_string(),
+            name: w.name.clone(),
+            description: w.description.clone(),
+            region: w.region.clone(),
+        }
+    }
+}
+
+/// "2026-11-26 05:02 UTC".
+pub fn show_time(t: Timestamp) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.millis()) * 1_000_000)
+        .ok()
+        .and_then(|d| d.format(fmt).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Renders a page, or an internal error page when the template fails.
+pub fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => PageError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+pub struct SignInPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub email: String,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub forced: bool,
+    pub done: bool,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub nav: Option<Nav>,
+    pub title: String,
+    pub message: String,
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces.html")]
+pub struct WorkspacesPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub workspaces: Vec<WsView>,
+    pub can_create: bool,
+    pub form_name: String,
+    pub form_description: String,
+    pub form_region: String,
+    pub errors: FieldErrors,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: &'static str,
+    pub added: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedPerson {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+pub struct MembersPage {
+    pub nav: Option<Nav>,
+    pub csrf: String,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub is_admin: bool,
+    pub members: Vec<MemberRow>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub created: Option<CreatedPerson>,
+    pub form_email: String,
+    pub form_role: String,
+    pub errors: FieldErrors,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub when: String,
+    pub who: String,
+    pub kind: String,
+    pub what: String,
+    pub resource: String,
+    pub outcome: String,
+}
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+pub struct ActivityPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub events: Vec<EventRow>,
+    pub page: i64,
+    pub total_pages: i64,
+}

@@ -1,0 +1,127 @@
+//! `dwb serve`: configuration, logs, store, first start, listening, and a
+//! graceful shutdown on SIGTERM or Ctrl-C.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use dwb_core::SystemClock;
+use tokio::net::TcpListener;
+
+use crate::app::build_router;
+use crate::bootstrap::first_start;
+use crate::cli::{open_store, ServeArgs};
+use crate::config::{Config, LogFormat, Overrides};
+use crate::state::{AppState, Settings};
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Settings handlers read, from the configuration and the address actually bound.
+pub fn settings(cfg: &Config, bound: SocketAddr) -> Settings {
+    let public_url = match &cfg.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{bound}"),
+    };
+    Settings {
+        secure_cookies: public_url.starts_with("https://"),
+        public_url,
+        session_hours: i64::try_from(cfg.session_hours).unwrap_or(12),
+        max_body_bytes: cfg.max_body_bytes,
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.store.config(Overrides {
+        listen: args.listen.clone(),
+        public_url: args.public_url.clone(),
+        ..Default::default()
+    })?;
+    init_logging(cfg.log_format);
+    let store = Arc::new(open_store(&cfg).await?);
+    let clock = Arc::new(SystemClock);
+    let first = first_start(
+        store.as_ref(),
+        clock.as_ref(),
+        args.admin_email.as_deref(),
+        args.admin_password.as_deref(),
+    )
+    .await?;
+    if let Some(first) = first {
+        println!(
+            "First start: created tenant \"Default\", workspace \"Demo\" and the admin {}.",
+            first.email
+        );
+        if let Some(p) = &first.one_time_password {
+            println!("One-time password for {} (shown only now; you choose your own at first sign-in): {}", first.email, p.expose());
+        }
+    }
+    let listener = TcpListener::bind(&cfg.listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "the address is already in use; stop the other program or choose another address with --listen or DWB_LISTEN"
+        } else {
+            "check --listen or DWB_LISTEN"
+        };
+        anyhow::anyhow!("cannot listen on {}: {e}; {hint}", cfg.listen)
+    })?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let settings = settings(&cfg, bound);
+    println!(
+        "dwb is listening on http://{bound} (public URL {})",
+        settings.public_url
+    );
+    let state = AppState::new(store.clone(), clock, settings);
+    run(listener, build_router(state), shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight finish.
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

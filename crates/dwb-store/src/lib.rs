@@ -1,0 +1,96 @@
+//! The control store: tenants, people, workspaces, memberships, sessions and
+//! the ledger behind one `Store` trait, on SQLite or PostgreSQL chosen from
+//! the database URL at run time.
+
+mod error;
+mod model;
+mod sql;
+mod url;
+
+use async_trait::async_trait;
+use dwb_core::paging::Page;
+use dwb_core::validate::Role;
+use dwb_core::Timestamp;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sql::{migration_versions, Backend, SqlStore};
+pub use url::redact_url;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the server and the command line read and write in the control store.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates the first tenant, workspace and admin when the store is empty.
+    /// Returns `None` (and changes nothing) when a tenant already exists.
+    async fn bootstrap(&self, first: Bootstrap) -> StoreResult<Option<BootstrapDone>>;
+    async fn default_tenant(&self) -> StoreResult<Option<Tenant>>;
+
+    async fn create_user(&self, user: NewUser, event: NewEvent) -> StoreResult<User>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    /// The user and their password hash, for signing in.
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>>;
+    async fn set_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        must_change: bool,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
+    async fn create_workspace(&self, ws: NewWorkspace, event: NewEvent) -> StoreResult<Workspace>;
+    async fn workspace(&self, id: Uuid) -> StoreResult<Option<Workspace>>;
+    async fn workspace_by_name(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+    ) -> StoreResult<Option<Workspace>>;
+    async fn tenant_workspaces(&self, tenant_id: Uuid) -> StoreResult<Vec<Workspace>>;
+    async fn user_workspaces(&self, user_id: Uuid) -> StoreResult<Vec<Workspace>>;
+
+    async fn members(&self, workspace_id: Uuid) -> StoreResult<Vec<Member>>;
+    async fn member_role(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Role>>;
+    /// Adds a member; `Conflict` when they already are one.
+    async fn add_member(
+        &self,
+        workspace_id: Uuid,
+        who: MemberTarget,
+        role: Role,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<User>;
+    /// Changes a role; `LastAdmin` when it would leave the workspace without an admin.
+    async fn set_member_role(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        role: Role,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    /// Removes a member; `LastAdmin` when it would leave the workspace without an admin.
+    async fn remove_member(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()>;
+    /// The session's user when the session exists and has not expired.
+    async fn session_user(&self, id_digest: &str, now: Timestamp) -> StoreResult<Option<User>>;
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
+
+    async fn append_event(&self, event: NewEvent) -> StoreResult<()>;
+    /// A page of a workspace's ledger, newest first, and the total count.
+    async fn workspace_events(
+        &self,
+        workspace_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<Event>, i64)>;
+}

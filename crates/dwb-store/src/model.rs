@@ -1,0 +1,154 @@
+//! The records the store reads and writes.
+
+use dwb_core::validate::Role;
+use dwb_core::Timestamp;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub tenant_admin: bool,
+    pub must_change_password: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub tenant_admin: bool,
+    pub must_change_password: bool,
+    pub now: Timestamp,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub region: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWorkspace {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub region: String,
+    /// Becomes the workspace's first admin member.
+    pub created_by: Option<Uuid>,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub added_at: Timestamp,
+}
+
+/// Who to add to a workspace: someone who exists, or a new person created with the membership.
+#[derive(Debug, Clone)]
+pub enum MemberTarget {
+    Existing(Uuid),
+    New(NewUser),
+}
+
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub tenant_name: String,
+    pub workspace_name: String,
+    pub workspace_description: String,
+    pub admin: NewUser,
+}
+
+#[derive(Debug, Clone)]
+pub struct BootstrapDone {
+    pub tenant: Tenant,
+    pub workspace: Workspace,
+    pub admin: User,
+}
+
+#[derive(Clone)]
+pub struct NewSession {
+    pub id_digest: String,
+    pub user_id: Uuid,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened, for the ledger: written in the same transaction as the change it records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub tenant_id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub at: Timestamp,
+    /// `person`, `service_account`, `system` or `anonymous`.
+    pub principal_kind: String,
+    pub principal_id: Option<Uuid>,
+    pub principal_name: String,
+    /// The event name, e.g. `MemberAdded`.
+    pub action: String,
+    pub resource_kind: String,
+    pub resource_id: Option<String>,
+    pub resource_name: String,
+    /// `success`, `denied` or `failed`.
+    pub outcome: String,
+    /// JSON object with details of the event.
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: Uuid,
+    pub seq: i64,
+    pub tenant_id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub at: Timestamp,
+    pub principal_kind: String,
+    pub principal_id: Option<Uuid>,
+    pub principal_name: String,
+    pub action: String,
+    pub resource_kind: String,
+    pub resource_id: Option<String>,
+    pub resource_name: String,
+    pub outcome: String,
+    pub detail: serde_json::Value,
+}

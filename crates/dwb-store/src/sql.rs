@@ -1,0 +1,663 @@
+//! The one SQL implementation of `Store`, for SQLite and PostgreSQL alike:
+//! queries use `$n` placeholders and portable types (TEXT ids, BIGINT
+//! millisecond times, 0/1 flags) that both backends accept, so no statement
+//! is written twice; each backend has its own migrations folder.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use dwb_core::paging::Page;
+use dwb_core::validate::Role;
+use dwb_core::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use uuid::Uuid;
+
+use crate::{
+    redact_url, Bootstrap, BootstrapDone, Event, Member, MemberTarget, NewEvent, NewSession,
+    NewUser, NewWorkspace, Store, StoreError, StoreResult, Tenant, User, Workspace,
+};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Opens the database at `url` (`sqlite://path` or `postgres://...`) and runs its migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let open_err = |cause: String| StoreError::Open {
+            target: redact_url(url),
+            cause,
+        };
+        let backend = Backend::from_url(url)
+            .ok_or_else(|| open_err("the URL must start with sqlite:// or postgres://".into()))?;
+        sqlx::any::install_default_drivers();
+        let max = match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| open_err(format!("migrations failed: {e}")))?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Versions of the embedded migrations of each backend, for the test that keeps them paired.
+pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
+    let v = |m: &sqlx::migrate::Migrator| m.iter().map(|x| x.version).collect();
+    (v(&SQLITE_MIGRATIONS), v(&POSTGRES_MIGRATIONS))
+}
+
+fn id(row: &AnyRow, col: &str) -> StoreResult<Uuid> {
+    let s: String = row.try_get(col)?;
+    Uuid::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+fn opt_id(row: &AnyRow, col: &str) -> StoreResult<Option<Uuid>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| Uuid::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
+        .transpose()
+}
+
+fn ts(row: &AnyRow, col: &str) -> StoreResult<Timestamp> {
+    Ok(Timestamp(row.try_get::<i64, _>(col)?))
+}
+
+fn flag(row: &AnyRow, col: &str) -> StoreResult<bool> {
+    Ok(row.try_get::<i64, _>(col)? != 0)
+}
+
+fn role(row: &AnyRow, col: &str) -> StoreResult<Role> {
+    let s: String = row.try_get(col)?;
+    Role::parse("role", &s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+const USER_COLS: &str =
+    "u.id, u.tenant_id, u.email, u.name, u.tenant_admin, u.must_change_password, u.created_at";
+const WS_COLS: &str =
+    "w.id, w.tenant_id, w.name, w.description, w.region, w.created_by, w.created_at";
+
+fn user(row: &AnyRow) -> StoreResult<User> {
+    Ok(User {
+        id: id(row, "id")?,
+        tenant_id: id(row, "tenant_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        tenant_admin: flag(row, "tenant_admin")?,
+        must_change_password: flag(row, "must_change_password")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn workspace(row: &AnyRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: id(row, "id")?,
+        tenant_id: id(row, "tenant_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        region: row.try_get("region")?,
+        created_by: opt_id(row, "created_by")?,
+        created_at: ts(row, "created_at")?,
+    })
+}
+
+fn event(row: &AnyRow) -> StoreResult<Event> {
+    let detail: String = row.try_get("detail")?;
+    Ok(Event {
+        id: id(row, "id")?,
+        seq: row.try_get("seq")?,
+        tenant_id: id(row, "tenant_id")?,
+        workspace_id: opt_id(row, "workspace_id")?,
+        at: ts(row, "at")?,
+        principal_kind: row.try_get("principal_kind")?,
+        principal_id: opt_id(row, "principal_id")?,
+        principal_name: row.try_get("principal_name")?,
+        action: row.try_get("action")?,
+        resource_kind: row.try_get("resource_kind")?,
+        resource_id: row.try_get("resource_id")?,
+        resource_name: row.try_get("resource_name")?,
+        outcome: row.try_get("outcome")?,
+        detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
+
+type Conn = sqlx::AnyConnection;
+
+async fn insert_event(conn: &mut Conn, e: &NewEvent) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO ledger_events (id, tenant_id, workspace_id, at, principal_kind, principal_id, \
+         principal_name, action, resource_kind, resource_id, resource_name, outcome, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(e.tenant_id.to_string())
+    .bind(e.workspace_id.map(|u| u.to_string()))
+    .bind(e.at.millis())
+    .bind(&e.principal_kind)
+    .bind(e.principal_id.map(|u| u.to_string()))
+    .bind(&e.principal_name)
+    .bind(&e.action)
+    .bind(&e.resource_kind)
+    .bind(&e.resource_id)
+    .bind(&e.resource_name)
+    .bind(&e.outcome)
+    .bind(e.detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_user(conn: &mut Conn, u: &NewUser) -> StoreResult<User> {
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, name, password_hash, tenant_admin, \
+         must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(u.id.to_string())
+    .bind(u.tenant_id.to_string())
+    .bind(&u.email)
+    .bind(&u.name)
+    .bind(&u.password_hash)
+    .bind(i64::from(u.tenant_admin))
+    .bind(i64::from(u.must_change_password))
+    .bind(u.now.millis())
+    .execute(conn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("a user with this email"),
+        other => other,
+    })?;
+    Ok(User {
+        id: u.id,
+        tenant_id: u.tenant_id,
+        email: u.email.clone(),
+        name: u.name.clone(),
+        tenant_admin: u.tenant_admin,
+        must_change_password: u.must_change_password,
+        created_at: u.now,
+    })
+}
+
+async fn insert_workspace(conn: &mut Conn, w: &NewWorkspace) -> StoreResult<Workspace> {
+    sqlx::query(
+        "INSERT INTO workspaces (id, tenant_id, name, description, region, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(w.id.to_string())
+    .bind(w.tenant_id.to_string())
+    .bind(&w.name)
+    .bind(&w.description)
+    .bind(&w.region)
+    .bind(w.created_by.map(|u| u.to_string()))
+    .bind(w.now.millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("a workspace with this name"),
+        other => other,
+    })?;
+    if let Some(creator) = w.created_by {
+        insert_membership(conn, w.id, creator, Role::Admin, w.now).await?;
+    }
+    Ok(Workspace {
+        id: w.id,
+        tenant_id: w.tenant_id,
+        name: w.name.clone(),
+        description: w.description.clone(),
+        region: w.region.clone(),
+        created_by: w.created_by,
+        created_at: w.now,
+    })
+}
+
+async fn insert_membership(
+    conn: &mut Conn,
+    ws: Uuid,
+    user: Uuid,
+    role: Role,
+    now: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(ws.to_string())
+    .bind(user.to_string())
+    .bind(role.as_str())
+    .bind(now.millis())
+    .execute(conn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("this member"),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// Takes the workspace's write lock (a row lock on PostgreSQL, the database
+/// write lock on SQLite) so that admin counts cannot race, and returns the
+/// member's current role.
+async fn lock_member(conn: &mut Conn, ws: Uuid, user: Uuid) -> StoreResult<Role> {
+    let touched = sqlx::query("UPDATE workspaces SET updated_at = updated_at WHERE id = $1")
+        .bind(ws.to_string())
+        .execute(&mut *conn)
+        .await?;
+    if touched.rows_affected() == 0 {
+        return Err(StoreError::NotFound("workspace"));
+    }
+    let row = sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+        .bind(ws.to_string())
+        .bind(user.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound("member"))?;
+    role(&row, "role")
+}
+
+async fn admin_count(conn: &mut Conn, ws: Uuid) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM memberships WHERE workspace_id = $1 AND role = 'admin'",
+    )
+    .bind(ws.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("n")?)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn bootstrap(&self, first: Bootstrap) -> StoreResult<Option<BootstrapDone>> {
+        let mut tx = self.pool.begin().await?;
+        let now = first.admin.now;
+        let tenant = Tenant {
+            id: first.admin.tenant_id,
+            name: first.tenant_name.clone(),
+            created_at: now,
+        };
+        // Takes the write lock on SQLite; a concurrent first start fails on the primary key.
+        let existing = sqlx::query("SELECT id FROM tenants LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if existing.is_some() {
+            return Ok(None);
+        }
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(tenant.id.to_string())
+            .bind(&tenant.name)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        let admin = insert_user(&mut tx, &first.admin).await?;
+        let workspace = insert_workspace(
+            &mut tx,
+            &NewWorkspace {
+                id: Uuid::new_v4(),
+                tenant_id: tenant.id,
+                name: first.workspace_name.clone(),
+                description: first.workspace_description.clone(),
+                region: "EU".into(),
+                created_by: Some(admin.id),
+                now,
+            },
+        )
+        .await?;
+        insert_event(
+            &mut tx,
+            &NewEvent {
+                tenant_id: tenant.id,
+                workspace_id: Some(workspace.id),
+                at: now,
+                principal_kind: "system".into(),
+                principal_id: None,
+                principal_name: "dwb".into(),
+                action: "WorkspaceCreated".into(),
+                resource_kind: "workspace".into(),
+                resource_id: Some(workspace.id.to_string()),
+                resource_name: workspace.name.clone(),
+                outcome: "success".into(),
+                detail: serde_json::json!({"firstStart": true, "admin": admin.email}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(BootstrapDone {
+            tenant,
+            workspace,
+            admin,
+        }))
+    }
+
+    async fn default_tenant(&self) -> StoreResult<Option<Tenant>> {
+        let row =
+            sqlx::query("SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(Tenant {
+                id: id(&r, "id")?,
+                name: r.try_get("name")?,
+                created_at: ts(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_user(&self, new: NewUser, event: NewEvent) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await?;
+        let u = insert_user(&mut tx, &new).await?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(u)
+    }
+
+    async fn user_by_id(&self, uid: Uuid) -> StoreResult<Option<User>> {
+        let q = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+        let row = sqlx::query(&q)
+            .bind(uid.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user).transpose()
+    }
+
+    async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
+        let q = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1");
+        let row = sqlx::query(&q)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?)))
+            .transpose()
+    }
+
+    async fn set_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        must_change: bool,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(password_hash)
+        .bind(i64::from(must_change))
+        .bind(now.millis())
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_workspace(&self, ws: NewWorkspace, event: NewEvent) -> StoreResult<Workspace> {
+        let mut tx = self.pool.begin().await?;
+        let w = insert_workspace(&mut tx, &ws).await?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(w)
+    }
+
+    async fn workspace(&self, wid: Uuid) -> StoreResult<Option<Workspace>> {
+        let q = format!("SELECT {WS_COLS} FROM workspaces w WHERE w.id = $1");
+        let row = sqlx::query(&q)
+            .bind(wid.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(workspace).transpose()
+    }
+
+    async fn workspace_by_name(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+    ) -> StoreResult<Option<Workspace>> {
+        let q =
+            format!("SELECT {WS_COLS} FROM workspaces w WHERE w.tenant_id = $1 AND w.name = $2");
+        let row = sqlx::query(&q)
+            .bind(tenant_id.to_string())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(workspace).transpose()
+    }
+
+    async fn tenant_workspaces(&self, tenant_id: Uuid) -> StoreResult<Vec<Workspace>> {
+        let q = format!(
+            "SELECT {WS_COLS} FROM workspaces w WHERE w.tenant_id = $1 ORDER BY w.name, w.id"
+        );
+        let rows = sqlx::query(&q)
+            .bind(tenant_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(workspace).collect()
+    }
+
+    async fn user_workspaces(&self, user_id: Uuid) -> StoreResult<Vec<Workspace>> {
+        let q = format!(
+            "SELECT {WS_COLS} FROM workspaces w JOIN memberships m ON m.workspace_id = w.id \
+             WHERE m.user_id = $1 ORDER BY w.name, w.id"
+        );
+        let rows = sqlx::query(&q)
+            .bind(user_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(workspace).collect()
+    }
+
+    async fn members(&self, workspace_id: Uuid) -> StoreResult<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.email",
+        )
+        .bind(workspace_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    user_id: id(r, "id")?,
+                    email: r.try_get("email")?,
+                    name: r.try_get("name")?,
+                    role: role(r, "role")?,
+                    added_at: ts(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn member_role(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Role>> {
+        let row =
+            sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace_id.to_string())
+                .bind(user_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(|r| role(r, "role")).transpose()
+    }
+
+    async fn add_member(
+        &self,
+        workspace_id: Uuid,
+        who: MemberTarget,
+        role: Role,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await?;
+        let u = match who {
+            MemberTarget::New(new) => insert_user(&mut tx, &new).await?,
+            MemberTarget::Existing(uid) => {
+                let q = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+                let row = sqlx::query(&q)
+                    .bind(uid.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound("user"))?;
+                user(&row)?
+            }
+        };
+        insert_membership(&mut tx, workspace_id, u.id, role, now).await?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(u)
+    }
+
+    async fn set_member_role(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        new_role: Role,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let current = lock_member(&mut tx, workspace_id, user_id).await?;
+        if current == Role::Admin
+            && new_role != Role::Admin
+            && admin_count(&mut tx, workspace_id).await? <= 1
+        {
+            return Err(StoreError::LastAdmin);
+        }
+        sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+            .bind(new_role.as_str())
+            .bind(workspace_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let current = lock_member(&mut tx, workspace_id, user_id).await?;
+        if current == Role::Admin && admin_count(&mut tx, workspace_id).await? <= 1 {
+            return Err(StoreError::LastAdmin);
+        }
+        sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+            .bind(workspace_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, s: NewSession) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (id_digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&s.id_digest)
+            .bind(s.user_id.to_string())
+            .bind(s.created_at.millis())
+            .bind(s.expires_at.millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, id_digest: &str, now: Timestamp) -> StoreResult<Option<User>> {
+        let q = format!(
+            "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_digest = $1 AND s.expires_at > $2"
+        );
+        let row = sqlx::query(&q)
+            .bind(id_digest)
+            .bind(now.millis())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user).transpose()
+    }
+
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_digest = $1")
+            .bind(id_digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_event(&self, event: NewEvent) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_event(&mut conn, &event).await
+    }
+
+    async fn workspace_events(
+        &self,
+        workspace_id: Uuid,
+        page: Page,
+    ) -> StoreResult<(Vec<Event>, i64)> {
+        let total: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM ledger_events WHERE workspace_id = $1")
+                .bind(workspace_id.to_string())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        let rows = sqlx::query(
+            "SELECT seq, id, tenant_id, workspace_id, at, principal_kind, principal_id, principal_name, action, \
+             resource_kind, resource_id, resource_name, outcome, detail FROM ledger_events \
+             WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(workspace_id.to_string())
+        .bind(page.size)
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows.iter().map(event).collect::<StoreResult<_>>()?, total))
+    }
+}
