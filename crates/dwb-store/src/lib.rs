@@ -6,6 +6,7 @@ mod error;
 mod model;
 mod sql;
 mod url;
+pub mod testdb;
 
 use async_trait::async_trait;
 use dwb_core::paging::Page;

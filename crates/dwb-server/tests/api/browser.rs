@@ -1,0 +1,1 @@
+//! The portal driven in a real headless Chromium, by the labels a person sees.

@@ -1,0 +1,6 @@
+//! The integration tests of dwb-server: the real application on port 0 with
+//! a fresh database per test, on SQLite and PostgreSQL.
+
+mod helpers;
+mod browser;
+mod ops;
