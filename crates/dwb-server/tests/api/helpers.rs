@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dwb_core::password::hash_password;
-use dwb_core::{ManualClock, SystemClock, Clock, Timestamp};
+use dwb_core::validate::Role;
+use dwb_core::{Clock, ManualClock, SystemClock, Timestamp};
 use dwb_server::app::build_router;
 use dwb_server::bootstrap::first_start;
 use dwb_server::config::Config;
@@ -13,7 +14,6 @@ use dwb_server::serve::{run, settings};
 use dwb_server::state::AppState;
 use dwb_store::testdb::fresh_database;
 use dwb_store::{Backend, MemberTarget, NewUser, SqlStore, Store, Workspace};
-use dwb_core::validate::Role;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -52,11 +52,20 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let database_url = fresh_database(backend).await.expect("a fresh database");
     let store = Arc::new(SqlStore::connect(&database_url).await.expect("store opens"));
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    first_start(store.as_ref(), clock.as_ref(), Some(ADMIN_EMAIL), Some(ADMIN_PASSWORD))
-        .await
-        .expect("first start");
+    first_start(
+        store.as_ref(),
+        clock.as_ref(),
+        Some(ADMIN_EMAIL),
+        Some(ADMIN_PASSWORD),
+    )
+    .await
+    .expect("first start");
     let tenant = store.default_tenant().await.unwrap().unwrap();
-    let demo = store.workspace_by_name(tenant.id, "Demo").await.unwrap().unwrap();
+    let demo = store
+        .workspace_by_name(tenant.id, "Demo")
+        .await
+        .unwrap()
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let cfg = Config {
@@ -99,7 +108,18 @@ impl TestApp {
             now: self.clock.now(),
         };
         self.store
-            .create_user(user, dwb_server::ledger::system_event(tenant.id, None, self.clock.now(), "UserCreated", "user", id.to_string(), email))
+            .create_user(
+                user,
+                dwb_server::ledger::system_event(
+                    tenant.id,
+                    None,
+                    self.clock.now(),
+                    "UserCreated",
+                    "user",
+                    id.to_string(),
+                    email,
+                ),
+            )
             .await
             .unwrap();
         id
@@ -108,7 +128,15 @@ impl TestApp {
     /// Adds `user` to `ws` with `role`, straight in the store.
     pub async fn add_member(&self, ws: Uuid, user: Uuid, role: Role) {
         let tenant = self.store.default_tenant().await.unwrap().unwrap();
-        let e = dwb_server::ledger::system_event(tenant.id, Some(ws), self.clock.now(), "MemberAdded", "member", user.to_string(), "x");
+        let e = dwb_server::ledger::system_event(
+            tenant.id,
+            Some(ws),
+            self.clock.now(),
+            "MemberAdded",
+            "member",
+            user.to_string(),
+            "x",
+        );
         self.store
             .add_member(ws, MemberTarget::Existing(user), role, self.clock.now(), e)
             .await
@@ -123,7 +151,10 @@ impl TestApp {
     pub fn portal(&self) -> Portal {
         Portal {
             base: self.base.clone(),
-            client: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
             csrf: String::new(),
         }
     }
@@ -153,7 +184,12 @@ pub struct Portal {
 
 impl Portal {
     pub async fn get(&mut self, path: &str) -> (StatusCode, String) {
-        let r = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         let body = r.text().await.unwrap();
         if let Some(c) = csrf_in(&body) {
@@ -191,7 +227,8 @@ impl Portal {
     pub async fn sign_in(&mut self, email: &str, password: &str) -> (StatusCode, String) {
         let (status, _) = self.get("/").await;
         assert_eq!(status, StatusCode::OK);
-        self.post("/signin", &[("email", email), ("password", password)]).await
+        self.post("/signin", &[("email", email), ("password", password)])
+            .await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The integration tests of dwb-server: the real application on port 0 with
 //! a fresh database per test, on SQLite and PostgreSQL.
 
-mod helpers;
 mod browser;
+mod helpers;
 mod ops;
+mod portal;
