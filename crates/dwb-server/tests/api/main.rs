@@ -2,6 +2,7 @@
 //! a fresh database per test, on SQLite and PostgreSQL.
 
 mod browser;
+mod cli;
 mod helpers;
 mod ops;
 mod portal;
