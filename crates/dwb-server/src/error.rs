@@ -20,6 +20,8 @@ pub enum PageError {
     BadRequest(String),
     /// The form's CSRF token is missing or wrong.
     Csrf,
+    /// The request body is larger than `max_body_bytes`.
+    TooLarge,
     TooManyAttempts {
         retry_after_secs: i64,
     },
@@ -74,6 +76,12 @@ impl IntoResponse for PageError {
                 "Form expired",
                 "The form was old or came from another site, so nothing was changed. Go back, reload the page and try again."
                     .into(),
+                false,
+            ),
+            Self::TooLarge => page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too large",
+                "What you sent is larger than this server accepts.".into(),
                 false,
             ),
             Self::TooManyAttempts { retry_after_secs } => {

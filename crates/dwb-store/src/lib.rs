@@ -5,8 +5,8 @@
 mod error;
 mod model;
 mod sql;
-mod url;
 pub mod testdb;
+mod url;
 
 use async_trait::async_trait;
 use dwb_core::paging::Page;

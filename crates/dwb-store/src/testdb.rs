@@ -18,15 +18,21 @@ pub async fn fresh_database(backend: Backend) -> Result<String, StoreError> {
                 target: dir.display().to_string(),
                 cause: e.to_string(),
             })?;
-            Ok(format!("sqlite://{}?mode=rwc", dir.join("dwb.db").display()))
+            Ok(format!(
+                "sqlite://{}?mode=rwc",
+                dir.join("dwb.db").display()
+            ))
         }
         Backend::Postgres => {
-            let admin = std::env::var("DWB_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.into());
+            let admin = std::env::var("DWB_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.into());
             let mut conn = sqlx::PgConnection::connect(&admin).await.map_err(|e| StoreError::Open {
                 target: crate::redact_url(&admin),
                 cause: format!("{e} (is PostgreSQL running? set DWB_TEST_POSTGRES_URL to use another server)"),
             })?;
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await?;
             let (base, _) = admin.rsplit_once('/').unwrap_or((admin.as_str(), ""));
             Ok(format!("{base}/{name}"))
         }

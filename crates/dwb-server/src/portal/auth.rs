@@ -89,13 +89,11 @@ pub async fn sign_in(
         Err(_) => None,
     };
     // An unknown email checks a dummy hash, so both failures take the same time.
-    let ok = match &found {
-        Some((_, hash)) => verify_password(&form.password, hash),
-        None => {
-            verify_password(&form.password, &state.dummy_hash);
-            false
-        }
+    let hash = match &found {
+        Some((_, hash)) => hash.clone(),
+        None => state.dummy_hash.to_string(),
     };
+    let ok = verify_off_thread(form.password.clone(), hash).await && found.is_some();
     let user = match found {
         Some((user, _)) if ok => user,
         other => {
@@ -154,6 +152,13 @@ pub async fn sign_in(
     Ok(resp)
 }
 
+/// Argon2 takes tens of milliseconds: run it where it does not block other requests.
+async fn verify_off_thread(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
 fn user_resource(u: &dwb_store::User) -> Resource<'_> {
     Resource {
         kind: "user",
@@ -209,7 +214,7 @@ pub async fn change_password(
         .await?
         .map(|(_, h)| h)
         .unwrap_or_default();
-    if !verify_password(&form.current_password, &hash) {
+    if !verify_off_thread(form.current_password.clone(), hash).await {
         errors.add("current_password", "Current password is not correct.");
     }
     if let Err(e) = check_new_password("new_password", &form.new_password) {

@@ -23,7 +23,7 @@ pub async fn read_form<T: DeserializeOwned>(
 ) -> Result<(T, Option<String>), PageError> {
     let bytes = axum::body::to_bytes(body, state.settings.max_body_bytes)
         .await
-        .map_err(|_| PageError::BadRequest("The form is too large.".into()))?;
+        .map_err(|_| PageError::TooLarge)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
         PageError::BadRequest("The form could not be read. Reload the page and try again.".into())
     })?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use dwb_core::password::hash_password;
 use dwb_core::validate::Role;
-use dwb_core::{Clock, ManualClock, SystemClock, Timestamp};
+use dwb_core::{Clock, ManualClock, SystemClock};
 use dwb_server::app::build_router;
 use dwb_server::bootstrap::first_start;
 use dwb_server::config::Config;
@@ -23,6 +23,7 @@ pub const ADMIN_PASSWORD: &str = "admin password 1";
 pub struct TestApp {
     pub base: String,
     pub backend: Backend,
+    #[allow(dead_code)] // used by tests that start a second server
     pub database_url: String,
     pub store: Arc<SqlStore>,
     pub clock: Arc<ManualClock>,
@@ -141,10 +142,6 @@ impl TestApp {
             .add_member(ws, MemberTarget::Existing(user), role, self.clock.now(), e)
             .await
             .unwrap();
-    }
-
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
     }
 
     /// A browser-like client with no session yet.
