@@ -10,11 +10,35 @@ pub enum Action {
     /// List the tenant's workspaces (each filtered by `ViewWorkspace`).
     ListWorkspaces,
     CreateWorkspace,
+    /// The roles of people and accounts across the tenant (filtered by visibility).
+    ViewTenantRoles,
     ViewWorkspace,
     ViewMembers,
     ManageMembers,
     ViewLedger,
+    ViewServiceAccounts,
+    ManageServiceAccounts,
 }
+
+impl Action {
+    /// Workspace- and tenant-level actions: a selected-data-sets account may do none of them.
+    fn is_workspace_level(self) -> bool {
+        match self {
+            Self::ListWorkspaces
+            | Self::CreateWorkspace
+            | Self::ViewTenantRoles
+            | Self::ViewWorkspace
+            | Self::ViewMembers
+            | Self::ManageMembers
+            | Self::ViewLedger
+            | Self::ViewServiceAccounts
+            | Self::ManageServiceAccounts => true,
+        }
+    }
+}
+
+const DATASETS_ONLY: &str = "this service account can read only its selected data sets; \
+    this needs all-workspace access (Reader or Admin)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -37,8 +61,14 @@ pub fn decide(standing: Standing, action: Action) -> Decision {
     if !standing.same_tenant {
         return Decision::NotFound;
     }
+    if standing.datasets_only && action.is_workspace_level() {
+        return match standing.role {
+            Some(_) => Decision::Deny(DATASETS_ONLY.into()),
+            None => Decision::NotFound,
+        };
+    }
     match action {
-        Action::ListWorkspaces => Decision::Allow,
+        Action::ListWorkspaces | Action::ViewTenantRoles => Decision::Allow,
         Action::CreateWorkspace => {
             if standing.tenant_admin {
                 Decision::Allow
@@ -52,13 +82,19 @@ pub fn decide(standing: Standing, action: Action) -> Decision {
                 None => Decision::NotFound,
             }
         }
-        Action::ManageMembers => match standing.effective_role() {
-            Some(Role::Admin) => Decision::Allow,
-            Some(Role::Reader) => {
-                Decision::Deny("managing members needs the workspace admin role".into())
-            }
-            None => Decision::NotFound,
-        },
+        Action::ManageMembers => needs_admin(standing, "managing members"),
+        Action::ViewServiceAccounts => needs_admin(standing, "seeing service accounts"),
+        Action::ManageServiceAccounts => needs_admin(standing, "managing service accounts"),
+    }
+}
+
+fn needs_admin(standing: Standing, what: &str) -> Decision {
+    match standing.effective_role() {
+        Some(Role::Admin) => Decision::Allow,
+        Some(Role::Reader) => Decision::Deny(format!(
+            "{what} needs the workspace admin role (or an Admin service account)"
+        )),
+        None => Decision::NotFound,
     }
 }
 
@@ -71,6 +107,7 @@ mod tests {
             same_tenant,
             tenant_admin,
             role,
+            datasets_only: false,
         }
     }
 
@@ -113,11 +150,74 @@ mod tests {
     }
 
     #[test]
+    fn service_accounts_follow_their_access() {
+        use crate::access::{Access, Level};
+        use crate::principal::Account;
+        use uuid::Uuid;
+        use Action::*;
+        let (tenant, ws, other_ws) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let acct = |access| Account {
+            id: Uuid::new_v4(),
+            tenant_id: tenant,
+            workspace_id: ws,
+            name: "a".into(),
+            access,
+        };
+        let admin = acct(Access::Workspace(Level::Admin));
+        let reader = acct(Access::Workspace(Level::Reader));
+        let selected = acct(Access::Datasets(vec![]));
+        let here = |a: &Account, action| decide(Standing::account(a, tenant, Some(ws)), action);
+        let tenant_level = |a: &Account, action| decide(Standing::account(a, tenant, None), action);
+        assert!(here(&admin, ManageServiceAccounts).is_allowed());
+        assert!(here(&admin, ManageMembers).is_allowed());
+        assert!(here(&reader, ViewWorkspace).is_allowed());
+        assert!(here(&reader, ViewLedger).is_allowed());
+        assert!(matches!(
+            here(&reader, ManageServiceAccounts),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            here(&reader, ViewServiceAccounts),
+            Decision::Deny(_)
+        ));
+        for action in [ViewWorkspace, ViewMembers, ViewLedger, ViewServiceAccounts] {
+            assert_eq!(
+                here(&selected, action),
+                Decision::Deny(DATASETS_ONLY.into())
+            );
+        }
+        for action in [ListWorkspaces, ViewTenantRoles, CreateWorkspace] {
+            assert!(
+                matches!(tenant_level(&selected, action), Decision::Deny(_)),
+                "{action:?}"
+            );
+        }
+        assert!(tenant_level(&reader, ListWorkspaces).is_allowed());
+        assert!(matches!(
+            tenant_level(&admin, CreateWorkspace),
+            Decision::Deny(_)
+        ));
+        for a in [&admin, &reader, &selected] {
+            assert_eq!(
+                decide(Standing::account(a, tenant, Some(other_ws)), ViewWorkspace),
+                Decision::NotFound
+            );
+            assert_eq!(
+                decide(Standing::account(a, Uuid::new_v4(), None), ListWorkspaces),
+                Decision::NotFound
+            );
+        }
+    }
+
+    #[test]
     fn denials_say_what_is_needed() {
         let d = decide(st(true, false, Some(Role::Reader)), Action::ManageMembers);
         assert_eq!(
             d,
-            Decision::Deny("managing members needs the workspace admin role".into())
+            Decision::Deny(
+                "managing members needs the workspace admin role (or an Admin service account)"
+                    .into()
+            )
         );
     }
 }

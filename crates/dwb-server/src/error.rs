@@ -30,6 +30,18 @@ pub enum PageError {
     Internal(String),
 }
 
+impl From<crate::access::Refusal> for PageError {
+    fn from(r: crate::access::Refusal) -> Self {
+        match r {
+            crate::access::Refusal::NotFound => Self::NotFound,
+            crate::access::Refusal::Forbidden(why) => {
+                Self::Forbidden(format!("You cannot do that: {why}."))
+            }
+            crate::access::Refusal::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         match e {

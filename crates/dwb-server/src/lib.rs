@@ -1,6 +1,7 @@
 //! dwb's server: the HTTP application (portal and operations endpoints), its
 //! configuration, first-start bootstrap and the command line.
 
+pub mod access;
 pub mod app;
 pub mod bootstrap;
 pub mod cli;

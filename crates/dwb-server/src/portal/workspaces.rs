@@ -3,13 +3,13 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use dwb_core::policy::{decide, Action, Decision};
-use dwb_core::principal::Standing;
+use dwb_core::policy::Action;
 use dwb_core::validate::{Description, Name, Region, Role};
 use dwb_store::{NewWorkspace, StoreError, Workspace};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::access;
 use crate::error::PageError;
 use crate::ledger::{event, Resource};
 use crate::portal::form::CsrfForm;
@@ -32,23 +32,8 @@ pub async fn open(
     action: Action,
 ) -> Result<Opened, PageError> {
     let id: Uuid = id.parse().map_err(|_| PageError::NotFound)?;
-    let ws = state
-        .store
-        .workspace(id)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    let standing = Standing {
-        same_tenant: ws.tenant_id == who.user.tenant_id,
-        tenant_admin: who.user.tenant_admin,
-        role: state.store.member_role(ws.id, who.user.id).await?,
-    };
-    match decide(standing, action) {
-        Decision::Allow => {}
-        Decision::Deny(why) => {
-            return Err(PageError::Forbidden(format!("You cannot do that: {why}.")))
-        }
-        Decision::NotFound => return Err(PageError::NotFound),
-    }
+    let (ws, standing) =
+        access::workspace(state.store.as_ref(), &access::person(&who.user), id, action).await?;
     if state.opened.first_open(&who.session_digest, ws.id) {
         let e = event(
             &who.actor(),
@@ -124,16 +109,11 @@ pub async fn create(
     f: CsrfForm<NewWorkspaceForm>,
 ) -> Result<Response, PageError> {
     let (who, form) = (f.who, f.form);
-    let standing = Standing {
-        same_tenant: true,
-        tenant_admin: who.user.tenant_admin,
-        role: None,
-    };
-    if let Decision::Deny(why) = decide(standing, Action::CreateWorkspace) {
-        return Err(PageError::Forbidden(format!(
-            "You cannot create workspaces: {why}."
-        )));
-    }
+    access::tenant(
+        &access::person(&who.user),
+        who.user.tenant_id,
+        Action::CreateWorkspace,
+    )?;
     let mut errors = FieldErrors::default();
     let name = Name::parse("name", &form.name)
         .map_err(|e| errors.core("Name", &e))
