@@ -32,6 +32,9 @@ pub enum Command {
     /// Administration on the store of a server, also while it runs.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Service accounts of a workspace, for automation and tests.
+    #[command(subcommand, name = "service-accounts")]
+    ServiceAccounts(crate::cli_accounts::AccountCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +117,13 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Add a new token-signing key; tokens signed by older keys stay valid until they expire.
+    RotateSigningKey {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the workspaces of the default tenant.
     ListWorkspaces {
         #[command(flatten)]
@@ -132,6 +142,7 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(cmd) => admin(cmd).await,
+        Command::ServiceAccounts(cmd) => crate::cli_accounts::run(cmd).await,
     }
 }
 
@@ -295,6 +306,19 @@ async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
                 format!("created workspace {} ({})", ws.name, ws.id)
             });
         }
+        AdminCommand::RotateSigningKey { store, json } => {
+            let cfg = store.config(Overrides::default())?;
+            let db = open_store(&cfg).await?;
+            let master = crate::keys::load_master_key(
+                std::env::var("DWB_MASTER_KEY").ok().as_deref(),
+                &cfg.data_dir,
+            )?;
+            let kid = crate::keys::add_signing_key(&db, &master, clock.now()).await?;
+            let out = json!({"kid": kid});
+            print_out(&out, json, || {
+                format!("added signing key {kid}; running servers sign with it within 30 seconds")
+            });
+        }
         AdminCommand::ListWorkspaces { store, json } => {
             let db = open_store(&store.config(Overrides::default())?).await?;
             let tenant = default_tenant(&db).await?;
@@ -315,7 +339,7 @@ async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn default_tenant(db: &SqlStore) -> anyhow::Result<Uuid> {
+pub async fn default_tenant(db: &SqlStore) -> anyhow::Result<Uuid> {
     match db.default_tenant().await? {
         Some(t) => Ok(t.id),
         None => anyhow::bail!("the store has no tenant yet: start `dwb serve` once on it first"),
@@ -343,7 +367,7 @@ fn report_password(out: &mut serde_json::Value, password: &str, one_time: bool, 
     }
 }
 
-fn print_out(out: &serde_json::Value, json: bool, text: impl FnOnce() -> String) {
+pub fn print_out(out: &serde_json::Value, json: bool, text: impl FnOnce() -> String) {
     if json {
         println!("{out}");
     } else {

@@ -16,6 +16,8 @@ pub struct Config {
     pub session_hours: u64,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    pub token_lifetime_secs: u32,
+    pub allowed_audiences: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -35,6 +37,8 @@ impl Default for Config {
             session_hours: 12,
             max_body_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
+            token_lifetime_secs: 3600,
+            allowed_audiences: Vec::new(),
         }
     }
 }
@@ -66,6 +70,18 @@ max_body_bytes = 1048576
 
 # Log lines as "text" or "json" (on standard error; level from RUST_LOG).
 log_format = "text"
+
+# Lifetime of the access tokens /oauth2/token issues, in seconds.
+token_lifetime_secs = 3600
+
+# Resources (audiences) a token may be requested for. Empty: any requested
+# resource is taken as dwb's own API, so scripts written for the hosted Data
+# Workbench work unchanged. Otherwise an unlisted one is refused (invalid_target).
+allowed_audiences = []
+
+# The master key that seals API keys and signing keys is not configured here:
+# set DWB_MASTER_KEY (64 hex digits), or dwb creates <data_dir>/master.key
+# (mode 0600) on first start. Every node of one store needs the same key.
 "#;
 
 /// Values given on the command line or in the environment (clap merges those two).
@@ -112,6 +128,9 @@ impl Config {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 anyhow::bail!("public_url: must start with http:// or https:// (got {u:?})");
             }
+        }
+        if !(60..=86_400).contains(&self.token_lifetime_secs) {
+            anyhow::bail!("token_lifetime_secs: must be between 60 and 86400");
         }
         if self.session_hours == 0 {
             anyhow::bail!("session_hours: must be at least 1");

@@ -2,14 +2,19 @@
 //! configuration, first-start bootstrap and the command line.
 
 pub mod access;
+pub mod api;
 pub mod app;
+pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod cli_accounts;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod keys;
 pub mod ledger;
 pub mod portal;
 pub mod serve;
+pub mod service_accounts;
 pub mod state;
 pub mod throttle;

@@ -14,6 +14,7 @@ use crate::app::build_router;
 use crate::bootstrap::first_start;
 use crate::cli::{open_store, ServeArgs};
 use crate::config::{Config, LogFormat, Overrides};
+use crate::keys::load_master_key;
 use crate::state::{AppState, Settings};
 
 pub fn init_logging(format: LogFormat) {
@@ -39,6 +40,8 @@ pub fn settings(cfg: &Config, bound: SocketAddr) -> Settings {
         public_url,
         session_hours: i64::try_from(cfg.session_hours).unwrap_or(12),
         max_body_bytes: cfg.max_body_bytes,
+        token_lifetime_secs: i64::from(cfg.token_lifetime_secs),
+        allowed_audiences: cfg.allowed_audiences.clone(),
     }
 }
 
@@ -50,6 +53,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     init_logging(cfg.log_format);
     let store = Arc::new(open_store(&cfg).await?);
+    let master = load_master_key(
+        std::env::var("DWB_MASTER_KEY").ok().as_deref(),
+        &cfg.data_dir,
+    )?;
     let clock = Arc::new(SystemClock);
     let first = first_start(
         store.as_ref(),
@@ -83,7 +90,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "dwb is listening on http://{bound} (public URL {})",
         settings.public_url
     );
-    let state = AppState::new(store.clone(), clock, settings);
+    let state = AppState::build(store.clone(), clock, settings, master).await?;
+    state.spawn_background();
     run(listener, build_router(state), shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

@@ -1,11 +1,16 @@
-//! What every handler shares: the store, the clock, settings and in-memory guards.
+//! What every handler shares: the store, the clock, settings, keys, caches
+//! and in-memory guards.
 
 use std::sync::Arc;
 
+use dwb_core::crypto::MasterKey;
 use dwb_core::Clock;
 use dwb_store::Store;
 
+use crate::auth::cache::{AccountCache, TokenCache};
+use crate::auth::usage::Usage;
 use crate::http::metrics::Metrics;
+use crate::keys::Keyring;
 use crate::throttle::Throttle;
 
 /// Settings that handlers read, derived once from the configuration.
@@ -17,6 +22,21 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub session_hours: i64,
     pub max_body_bytes: usize,
+    /// Lifetime of access tokens.
+    pub token_lifetime_secs: i64,
+    /// Resources a token may be requested for; empty accepts any as dwb's own API.
+    pub allowed_audiences: Vec<String>,
+}
+
+impl Settings {
+    /// The token issuer: the public URL.
+    pub fn issuer(&self) -> &str {
+        &self.public_url
+    }
+    /// The audience of every token dwb issues: its own API.
+    pub fn audience(&self) -> String {
+        format!("{}/api/v2", self.public_url)
+    }
 }
 
 #[derive(Clone)]
@@ -30,11 +50,25 @@ pub struct AppState {
     /// the same time as a wrong password.
     pub dummy_hash: Arc<String>,
     pub opened: Arc<crate::portal::session::OpenedWorkspaces>,
+    pub master: Arc<MasterKey>,
+    pub keyring: Arc<Keyring>,
+    pub accounts: Arc<AccountCache>,
+    pub tokens: Arc<TokenCache>,
+    pub usage: Arc<Usage>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self {
+    /// Loads the signing keys (creating the first) and starts following credential changes.
+    pub async fn build(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        master: MasterKey,
+    ) -> anyhow::Result<Self> {
+        let keyring = Keyring::load(store.as_ref(), &master, clock.now()).await?;
+        let accounts = AccountCache::default();
+        accounts.start(store.as_ref()).await?;
+        Ok(Self {
             store,
             clock,
             settings: Arc::new(settings),
@@ -44,6 +78,36 @@ impl AppState {
                 "dwb dummy password for timing",
             )),
             opened: Arc::default(),
-        }
+            master: Arc::new(master),
+            keyring: Arc::new(keyring),
+            accounts: Arc::new(accounts),
+            tokens: Arc::default(),
+            usage: Arc::default(),
+        })
+    }
+
+    /// Background work: follow credential changes (every 250 ms), flush API
+    /// usage (every second), re-read signing keys (every 30 s).
+    pub fn spawn_background(&self) {
+        let s = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            let mut n: u64 = 0;
+            loop {
+                tick.tick().await;
+                n += 1;
+                if let Err(e) = s.accounts.poll(s.store.as_ref()).await {
+                    tracing::warn!(error = %e, "cannot read credential changes");
+                }
+                if n.is_multiple_of(4) {
+                    s.usage.flush(s.store.as_ref()).await;
+                }
+                if n.is_multiple_of(120) {
+                    if let Err(e) = s.keyring.reload(s.store.as_ref(), &s.master).await {
+                        tracing::warn!(error = %e, "cannot re-read signing keys");
+                    }
+                }
+            }
+        });
     }
 }

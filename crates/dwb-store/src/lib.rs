@@ -2,6 +2,7 @@
 //! the ledger behind one `Store` trait, on SQLite or PostgreSQL chosen from
 //! the database URL at run time.
 
+mod accounts;
 mod error;
 mod model;
 mod sql;
@@ -94,4 +95,45 @@ pub trait Store: Send + Sync + 'static {
         workspace_id: Uuid,
         page: Page,
     ) -> StoreResult<(Vec<Event>, i64)>;
+
+    // Service accounts.
+    async fn create_service_account(
+        &self,
+        a: NewServiceAccount,
+        event: NewEvent,
+    ) -> StoreResult<ServiceAccount>;
+    async fn service_accounts(&self, workspace_id: Uuid) -> StoreResult<Vec<ServiceAccount>>;
+    /// The account with its credential digests, for authentication.
+    async fn account_secrets(&self, id: Uuid) -> StoreResult<Option<AccountSecrets>>;
+    /// The API key sealed under the master key.
+    async fn api_key_sealed(&self, id: Uuid) -> StoreResult<Option<String>>;
+    async fn update_service_account(
+        &self,
+        id: Uuid,
+        change: AccountChange,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<ServiceAccount>;
+    /// Replaces the secret and increments its generation, invalidating older tokens.
+    async fn regenerate_secret(
+        &self,
+        id: Uuid,
+        secret: NewSecret,
+        event: NewEvent,
+    ) -> StoreResult<ServiceAccount>;
+    async fn delete_service_account(&self, id: Uuid, event: NewEvent) -> StoreResult<()>;
+    /// Accounts whose credentials changed after change number `seq`, for cache invalidation.
+    async fn credential_changes_since(&self, seq: i64) -> StoreResult<Vec<(i64, Uuid)>>;
+    async fn last_credential_change(&self) -> StoreResult<i64>;
+    /// Moves each account's "last used" forward (never back).
+    async fn record_last_used(&self, uses: &[(Uuid, Timestamp)]) -> StoreResult<()>;
+    /// Writes a batch of ledger events in one transaction.
+    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+
+    // Token-signing keys.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()>;
+
+    /// People and service accounts holding roles in these workspaces.
+    async fn role_holders(&self, workspaces: &[Uuid]) -> StoreResult<Vec<RoleHolder>>;
 }

@@ -152,3 +152,101 @@ pub struct Event {
     pub outcome: String,
     pub detail: serde_json::Value,
 }
+
+/// A service account as people and the API see it (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    /// The client id.
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub contact_email: String,
+    pub access: dwb_core::access::Access,
+    pub secret_generation: i64,
+    pub secret_issued_at: Timestamp,
+    pub secret_expires_at: Timestamp,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// An account with the digests its credentials are checked against.
+#[derive(Clone)]
+pub struct AccountSecrets {
+    pub account: ServiceAccount,
+    pub secret_digest: String,
+    pub api_key_digest: String,
+}
+
+impl std::fmt::Debug for AccountSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountSecrets")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new account: digests and the sealed API key, never the plain values.
+#[derive(Clone)]
+pub struct NewServiceAccount {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub contact_email: String,
+    pub access: dwb_core::access::Access,
+    pub secret_digest: String,
+    pub api_key_digest: String,
+    pub api_key_sealed: String,
+    pub created_by: String,
+    pub now: Timestamp,
+    pub secret_expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for NewServiceAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewServiceAccount")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChange {
+    pub name: Option<String>,
+    pub contact_email: Option<String>,
+    pub access: Option<dwb_core::access::Access>,
+}
+
+/// A new secret for an account.
+#[derive(Clone)]
+pub struct NewSecret {
+    pub digest: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A token-signing key; the private half sealed under the master key.
+#[derive(Clone)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub public_key: String,
+    pub private_key_sealed: String,
+    pub created_at: Timestamp,
+}
+
+/// A person or service account holding a role, for the `users/roles` endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleHolder {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub is_service_principal: bool,
+    /// `admin` or `reader` (people), `Admin`, `Reader` or `Datasets` (accounts).
+    pub role: String,
+    pub workspace_id: Uuid,
+}

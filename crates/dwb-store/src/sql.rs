@@ -13,9 +13,12 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
+use crate::accounts;
 use crate::{
-    redact_url, Bootstrap, BootstrapDone, Event, Member, MemberTarget, NewEvent, NewSession,
-    NewUser, NewWorkspace, Store, StoreError, StoreResult, Tenant, User, Workspace,
+    redact_url, AccountChange, AccountSecrets, Bootstrap, BootstrapDone, Event, Member,
+    MemberTarget, NewEvent, NewSecret, NewServiceAccount, NewSession, NewUser, NewWorkspace,
+    RoleHolder, ServiceAccount, Store, StoreError, StoreResult, StoredSigningKey, Tenant, User,
+    Workspace,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -90,7 +93,7 @@ pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
     (v(&SQLITE_MIGRATIONS), v(&POSTGRES_MIGRATIONS))
 }
 
-fn id(row: &AnyRow, col: &str) -> StoreResult<Uuid> {
+pub(crate) fn id(row: &AnyRow, col: &str) -> StoreResult<Uuid> {
     let s: String = row.try_get(col)?;
     Uuid::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
@@ -101,7 +104,7 @@ fn opt_id(row: &AnyRow, col: &str) -> StoreResult<Option<Uuid>> {
         .transpose()
 }
 
-fn ts(row: &AnyRow, col: &str) -> StoreResult<Timestamp> {
+pub(crate) fn ts(row: &AnyRow, col: &str) -> StoreResult<Timestamp> {
     Ok(Timestamp(row.try_get::<i64, _>(col)?))
 }
 
@@ -163,9 +166,9 @@ fn event(row: &AnyRow) -> StoreResult<Event> {
     })
 }
 
-type Conn = sqlx::AnyConnection;
+pub(crate) type Conn = sqlx::AnyConnection;
 
-async fn insert_event(conn: &mut Conn, e: &NewEvent) -> StoreResult<()> {
+pub(crate) async fn insert_event(conn: &mut Conn, e: &NewEvent) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO ledger_events (id, tenant_id, workspace_id, at, principal_kind, principal_id, \
          principal_name, action, resource_kind, resource_id, resource_name, outcome, detail) \
@@ -659,5 +662,63 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         Ok((rows.iter().map(event).collect::<StoreResult<_>>()?, total))
+    }
+
+    async fn create_service_account(
+        &self,
+        a: NewServiceAccount,
+        event: NewEvent,
+    ) -> StoreResult<ServiceAccount> {
+        accounts::create(&self.pool, a, event).await
+    }
+    async fn service_accounts(&self, workspace_id: Uuid) -> StoreResult<Vec<ServiceAccount>> {
+        accounts::list(&self.pool, workspace_id).await
+    }
+    async fn account_secrets(&self, id: Uuid) -> StoreResult<Option<AccountSecrets>> {
+        accounts::secrets(&self.pool, id).await
+    }
+    async fn api_key_sealed(&self, id: Uuid) -> StoreResult<Option<String>> {
+        accounts::api_key_sealed(&self.pool, id).await
+    }
+    async fn update_service_account(
+        &self,
+        id: Uuid,
+        change: AccountChange,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<ServiceAccount> {
+        accounts::update(&self.pool, id, change, now, event).await
+    }
+    async fn regenerate_secret(
+        &self,
+        id: Uuid,
+        secret: NewSecret,
+        event: NewEvent,
+    ) -> StoreResult<ServiceAccount> {
+        accounts::regenerate(&self.pool, id, secret, event).await
+    }
+    async fn delete_service_account(&self, id: Uuid, event: NewEvent) -> StoreResult<()> {
+        accounts::delete(&self.pool, id, event).await
+    }
+    async fn credential_changes_since(&self, seq: i64) -> StoreResult<Vec<(i64, Uuid)>> {
+        accounts::changes_since(&self.pool, seq).await
+    }
+    async fn last_credential_change(&self) -> StoreResult<i64> {
+        accounts::last_change(&self.pool).await
+    }
+    async fn record_last_used(&self, uses: &[(Uuid, Timestamp)]) -> StoreResult<()> {
+        accounts::record_last_used(&self.pool, uses).await
+    }
+    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        accounts::append_events(&self.pool, events).await
+    }
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
+        accounts::signing_keys(&self.pool).await
+    }
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()> {
+        accounts::add_signing_key(&self.pool, key).await
+    }
+    async fn role_holders(&self, workspaces: &[Uuid]) -> StoreResult<Vec<RoleHolder>> {
+        accounts::role_holders(&self.pool, workspaces).await
     }
 }

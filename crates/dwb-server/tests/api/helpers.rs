@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use dwb_core::crypto::MasterKey;
 use dwb_core::password::hash_password;
 use dwb_core::validate::Role;
 use dwb_core::{Clock, ManualClock, SystemClock};
@@ -28,6 +29,7 @@ pub struct TestApp {
     pub store: Arc<SqlStore>,
     pub clock: Arc<ManualClock>,
     pub demo: Workspace,
+    pub master: MasterKey,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -73,7 +75,16 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         public_url: options.public_url,
         ..Config::default()
     };
-    let state = AppState::new(store.clone(), clock.clone(), settings(&cfg, addr));
+    let master = MasterKey::generate();
+    let state = AppState::build(
+        store.clone(),
+        clock.clone(),
+        settings(&cfg, addr),
+        master.clone(),
+    )
+    .await
+    .expect("state builds");
+    state.spawn_background();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(run(listener, build_router(state), async move {
         let _ = rx.await;
@@ -85,6 +96,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         store,
         clock,
         demo,
+        master,
         shutdown: Some(tx),
     }
 }

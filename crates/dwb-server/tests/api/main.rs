@@ -1,6 +1,9 @@
 //! The integration tests of dwb-server: the real application on port 0 with
 //! a fresh database per test, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
 mod browser;
 mod cli;
 mod helpers;

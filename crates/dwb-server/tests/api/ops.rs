@@ -14,12 +14,21 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
     let r = c.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), r#"{"status":"ready"}"#);
-    let text = c.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = c
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         text.contains(r#"dwb_http_requests_total{method="GET",route="/readyz",status="200"} 1"#),
         "{text}"
     );
-    assert!(text.contains("dwb_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\""));
+    assert!(
+        text.contains("dwb_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\"")
+    );
     app.store.close().await;
     let r = c.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -35,7 +44,10 @@ async fn every_response_carries_security_headers_and_a_correlation_id() {
         let r = c.get(app.url(path)).send().await.unwrap();
         let h = r.headers();
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
         assert!(csp.contains("frame-ancestors 'none'"));
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["x-frame-options"], "DENY");

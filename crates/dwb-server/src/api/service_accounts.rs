@@ -1,0 +1,187 @@
+//! The management API for service accounts:
+//! `/api/v2/workspaces/{workspaceId}/serviceaccounts[/{id}[/secret|/apikey]]`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use dwb_core::access::Access;
+use dwb_core::policy::Action;
+use dwb_core::CoreError;
+use dwb_store::Workspace;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::access;
+use crate::api::error::ApiError;
+use crate::api::json::ApiJson;
+use crate::api::types::{
+    iso, CredentialsOut, NewServiceAccountIn, ServiceAccountOut, ServiceAccountPatch,
+};
+use crate::api::workspaces::parse_id as parse_path_id;
+use crate::auth::gateway::ApiCaller;
+use crate::service_accounts::{endpoints_base_url, token_url, OpError, Ops};
+use crate::state::AppState;
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Invalid(e) => e.into(),
+            OpError::Store(e) => e.into(),
+            OpError::Sealed(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+fn ops(state: &AppState) -> Ops<'_> {
+    Ops {
+        store: state.store.as_ref(),
+        master: &state.master,
+        now: state.clock.now(),
+    }
+}
+
+async fn workspace(
+    state: &AppState,
+    caller: &ApiCaller,
+    ws: &str,
+    action: Action,
+) -> Result<Workspace, ApiError> {
+    let id = parse_path_id("workspace", ws)?;
+    Ok(
+        access::workspace(state.store.as_ref(), &caller.principal, id, action)
+            .await?
+            .0,
+    )
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path(ws): Path<String>,
+) -> Result<Json<Vec<ServiceAccountOut>>, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ViewServiceAccounts).await?;
+    let list = state.store.service_accounts(ws.id).await?;
+    Ok(Json(list.iter().map(ServiceAccountOut::from).collect()))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<NewServiceAccountIn>,
+) -> Result<Response, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
+    let access = body.access.map(|a| a.parse()).transpose()?;
+    let (account, creds) = ops(&state)
+        .create(
+            &caller.actor(),
+            &ws,
+            &body.name,
+            &body.contact_email,
+            access,
+        )
+        .await?;
+    let public = &state.settings.public_url;
+    let mut out = serde_json::to_value(ServiceAccountOut::from(&account)).unwrap_or_default();
+    out["credentials"] = serde_json::to_value(CredentialsOut {
+        service_account_id: creds.client_id,
+        service_account_secret: creds.secret.expose().to_string(),
+        api_key: creds.api_key.expose().to_string(),
+        token_url: token_url(public),
+        endpoints_base_url: endpoints_base_url(public, ws.id),
+        secret_expires_at: iso(account.secret_expires_at),
+    })
+    .unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+fn account_id(v: &str) -> Result<Uuid, ApiError> {
+    parse_path_id("service account", v)
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Json<ServiceAccountOut>, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ViewServiceAccounts).await?;
+    let a = ops(&state).get(&ws, account_id(&id)?).await?;
+    Ok(Json(ServiceAccountOut::from(&a)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path((ws, id)): Path<(String, String)>,
+    ApiJson(patch): ApiJson<ServiceAccountPatch>,
+) -> Result<Json<ServiceAccountOut>, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
+    let id = account_id(&id)?;
+    let o = ops(&state);
+    let current = o.get(&ws, id).await?;
+    let mut access = patch.access.map(|a| a.parse()).transpose()?;
+    if !patch.add_dataset_ids.is_empty() || !patch.remove_dataset_ids.is_empty() {
+        let base = access.clone().unwrap_or_else(|| current.access.clone());
+        let Access::Datasets(mut ids) = base else {
+            return Err(CoreError::new(
+                "addDatasetIds",
+                "applies only to accounts with selected data sets; change access to type datasets first",
+            )
+            .into());
+        };
+        ids.extend(patch.add_dataset_ids.iter().copied());
+        ids.retain(|d| !patch.remove_dataset_ids.contains(d));
+        access = Some(Access::datasets("addDatasetIds", ids)?);
+    }
+    let a = o
+        .update(
+            &caller.actor(),
+            &ws,
+            id,
+            patch.name.as_deref(),
+            patch.contact_email.as_deref(),
+            access,
+        )
+        .await?;
+    state.accounts.invalidate(id);
+    Ok(Json(ServiceAccountOut::from(&a)))
+}
+
+pub async fn regenerate(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
+    let id = account_id(&id)?;
+    let (a, secret) = ops(&state).regenerate(&caller.actor(), &ws, id).await?;
+    state.accounts.invalidate(id);
+    Ok(Json(json!({
+        "serviceAccountId": a.id,
+        "serviceAccountSecret": secret.expose(),
+        "secretExpiresAt": iso(a.secret_expires_at),
+    })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
+    let id = account_id(&id)?;
+    ops(&state).delete(&caller.actor(), &ws, id).await?;
+    state.accounts.invalidate(id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn api_key(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
+    let key = ops(&state).api_key(&ws, account_id(&id)?).await?;
+    Ok(Json(json!({"apiKey": key.expose()})))
+}

@@ -1,0 +1,99 @@
+//! In-process caches: service accounts by client id (with their credential
+//! digests and secret generation) and verified tokens. Every credential
+//! change is appended to the store's change log; each node polls it and
+//! drops the changed accounts, so a regenerate or delete made anywhere (another
+//! node, the command line) takes effect everywhere within a second.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use dwb_core::jwt::Claims;
+use dwb_store::{AccountSecrets, Store, StoreResult};
+use uuid::Uuid;
+
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Default)]
+pub struct AccountCache {
+    /// `None` remembers that no such account exists.
+    entries: RwLock<HashMap<Uuid, Option<Arc<AccountSecrets>>>>,
+    seen: AtomicI64,
+}
+
+impl AccountCache {
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        id: Uuid,
+    ) -> StoreResult<Option<Arc<AccountSecrets>>> {
+        if let Some(hit) = self
+            .entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Ok(hit.clone());
+        }
+        let loaded = store.account_secrets(id).await?.map(Arc::new);
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(id, loaded.clone());
+        Ok(loaded)
+    }
+
+    pub fn invalidate(&self, id: Uuid) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// Starts following the change log from its current end.
+    pub async fn start(&self, store: &dyn Store) -> StoreResult<()> {
+        self.seen
+            .store(store.last_credential_change().await?, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Drops accounts changed since the last poll.
+    pub async fn poll(&self, store: &dyn Store) -> StoreResult<()> {
+        let changes = store
+            .credential_changes_since(self.seen.load(Ordering::SeqCst))
+            .await?;
+        if let Some((last, _)) = changes.last() {
+            let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            for (_, id) in &changes {
+                map.remove(id);
+            }
+            self.seen.store(*last, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// Tokens whose signature was already checked, so a call costs no signature check.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: RwLock<HashMap<String, Arc<Claims>>>,
+}
+
+impl TokenCache {
+    pub fn get(&self, token: &str) -> Option<Arc<Claims>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    pub fn put(&self, token: &str, claims: Arc<Claims>) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(token.to_string(), claims);
+    }
+}

@@ -1,0 +1,189 @@
+//! The gateway in front of `/api/v2`: every call needs an
+//! `Ocp-Apim-Subscription-Key` and a bearer token of the same service
+//! account. Verified tokens and accounts come from caches; a regenerated
+//! secret (a new generation) or a deleted account ends a token at once.
+//! Every call becomes a ledger event.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use dwb_core::jwt::{check_claims, Claims, TokenError};
+use dwb_core::principal::{Account, Principal};
+use dwb_core::secret::{constant_time_eq, digest};
+use dwb_store::AccountSecrets;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::api::error::ApiError;
+use crate::ledger::{event, Actor, Resource};
+use crate::state::AppState;
+
+pub const SUBSCRIPTION_KEY_HEADER: &str = "ocp-apim-subscription-key";
+
+/// The authenticated caller of an API request.
+#[derive(Clone)]
+pub struct ApiCaller {
+    pub account: Arc<AccountSecrets>,
+    pub principal: Principal,
+}
+
+impl ApiCaller {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            kind: "service_account",
+            id: Some(self.account.account.id),
+            name: self.account.account.name.clone(),
+        }
+    }
+}
+
+fn unauthorized(message: &str, bearer: bool) -> ApiError {
+    ApiError::Unauthorized {
+        message: message.into(),
+        bearer,
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+async fn verified_claims(state: &AppState, token: &str) -> Result<Arc<Claims>, ApiError> {
+    if let Some(c) = state.tokens.get(token) {
+        return Ok(c);
+    }
+    let mut result = state.keyring.with_verifying(|k| k.verify(token));
+    if let Err(TokenError::UnknownKey(_)) = result {
+        // A key added by a rotation elsewhere: read the keys again once.
+        if state
+            .keyring
+            .reload(state.store.as_ref(), &state.master)
+            .await
+            .is_ok()
+        {
+            result = state.keyring.with_verifying(|k| k.verify(token));
+        }
+    }
+    let claims = Arc::new(
+        result.map_err(|e| unauthorized(&format!("the access token is not valid: {e}"), true))?,
+    );
+    state.tokens.put(token, claims.clone());
+    Ok(claims)
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiCaller, ApiError> {
+    let key = header(headers, SUBSCRIPTION_KEY_HEADER).filter(|k| !k.is_empty()).ok_or_else(|| {
+        unauthorized(
+            "Access denied due to missing subscription key. Make sure to include the Ocp-Apim-Subscription-Key header with the service account's API key.",
+            false,
+        )
+    })?;
+    let auth = header(headers, "authorization").ok_or_else(|| {
+        unauthorized(
+            "the Authorization header is missing: send Authorization: Bearer <access token from /oauth2/token>",
+            false,
+        )
+    })?;
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            unauthorized(
+                "the Authorization header must be: Bearer <access token>",
+                true,
+            )
+        })?;
+    let claims = verified_claims(state, token).await?;
+    check_claims(&claims, state.clock.now(), &state.settings.audience()).map_err(|e| match e {
+        TokenError::Expired => unauthorized(
+            "the access token has expired: get a new one from /oauth2/token",
+            true,
+        ),
+        other => unauthorized(&format!("the access token is not valid: {other}"), true),
+    })?;
+    let client_id: Uuid = claims
+        .sub
+        .parse()
+        .map_err(|_| unauthorized("the access token is not valid: bad subject", true))?;
+    let account = state
+        .accounts
+        .get(state.store.as_ref(), client_id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| {
+            unauthorized(
+                "the access token was revoked: its service account was deleted",
+                true,
+            )
+        })?;
+    if account.account.secret_generation != claims.gen {
+        return Err(unauthorized(
+            "the access token was revoked: the service account's secret was regenerated",
+            true,
+        ));
+    }
+    if !constant_time_eq(&digest(key), &account.api_key_digest) {
+        return Err(unauthorized(
+            "the Ocp-Apim-Subscription-Key is not the API key of the service account the access token was issued to",
+            false,
+        ));
+    }
+    let a = &account.account;
+    let principal = Principal::ServiceAccount(Account {
+        id: a.id,
+        tenant_id: a.tenant_id,
+        workspace_id: a.workspace_id,
+        name: a.name.clone(),
+        access: a.access.clone(),
+    });
+    Ok(ApiCaller { account, principal })
+}
+
+pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let caller = match authenticate(&state, req.headers()).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    req.extensions_mut().insert(caller.clone());
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let a = &caller.account.account;
+    let name = format!("{method} {path}");
+    let mut e = event(
+        &caller.actor(),
+        a.tenant_id,
+        Some(a.workspace_id),
+        state.clock.now(),
+        "ApiCall",
+        Resource {
+            kind: "api",
+            id: route.clone(),
+            name: &name,
+        },
+    );
+    e.outcome = match status {
+        200..=399 => "success",
+        401 | 403 | 404 => "denied",
+        _ => "failed",
+    }
+    .into();
+    e.detail = json!({"method": method, "route": route, "status": status});
+    let used = (200..400).contains(&status).then_some(a.id);
+    state.usage.record(used, e);
+    resp
+}
