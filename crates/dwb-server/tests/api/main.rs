@@ -7,5 +7,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod helpers;
+mod matrix;
 mod ops;
 mod portal;
+mod python;
