@@ -74,11 +74,20 @@ struct Server {
 
 /// Starts `dwb serve` with `args` and waits for it to say where it listens.
 async fn start(args: &[String], envs: &[(&str, &str)]) -> Server {
+    start_logging(args, envs, None).await
+}
+
+/// Like `start`, with the server's log written to `log`.
+async fn start_logging(args: &[String], envs: &[(&str, &str)], log: Option<&Path>) -> Server {
     let mut cmd = dwb();
+    let stderr = match log {
+        Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+        None => Stdio::null(),
+    };
     cmd.arg("serve")
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -281,6 +290,203 @@ async fn admin_commands_work_beside_a_running_server(backend: Backend) {
     server.stop().await;
 }
 on_both_stores!(admin_commands_work_beside_a_running_server);
+
+/// Everything the store holds, as bytes: the SQLite files, or a `pg_dump`.
+async fn dump(place: &Place) -> Vec<u8> {
+    match &place.database_url {
+        None => {
+            let mut all = Vec::new();
+            for f in ["dwb.db", "dwb.db-wal"] {
+                all.extend(std::fs::read(place.dir.join(f)).unwrap_or_default());
+            }
+            all
+        }
+        Some(url) => {
+            let out = Command::new("pg_dump")
+                .arg(url)
+                .output()
+                .await
+                .expect("pg_dump runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+async fn service_account_commands_reach_a_running_server_and_leave_no_secret_behind(
+    backend: Backend,
+) {
+    let place = place(backend).await;
+    let mut args = place.args();
+    args.extend(["--listen".into(), "127.0.0.1:0".into()]);
+    let log = place.dir.join("server.log");
+    let server = start_logging(&args, &[("RUST_LOG", "debug")], Some(&log)).await;
+    let extra = place.args();
+    let (ok, out, err) = output(
+        &[
+            "service-accounts",
+            "create",
+            "--workspace",
+            "Demo",
+            "--name",
+            "Nightly",
+            "--email",
+            "ops@example.org",
+            "--access",
+            "admin",
+            "--json",
+            "--public-url",
+            &server.base,
+        ],
+        &extra,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = created["serviceAccountId"].as_str().unwrap().to_string();
+    let secret = created["serviceAccountSecret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = created["apiKey"].as_str().unwrap().to_string();
+    assert_eq!(created["tokenUrl"], format!("{}/oauth2/token", server.base));
+    let http = reqwest::Client::new();
+    let token_of = |secret: String| {
+        let http = http.clone();
+        let (url, id) = (format!("{}/oauth2/token", server.base), id.clone());
+        async move {
+            let r = http
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", id.as_str()),
+                    ("client_secret", secret.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = token_of(secret.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let ws_url = created["endpointsBaseUrl"].as_str().unwrap().to_string();
+    let get = |k: String, t: String| {
+        let http = http.clone();
+        let url = ws_url.clone();
+        async move {
+            http.get(url)
+                .header("Ocp-Apim-Subscription-Key", k)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(get(key.clone(), token.clone()).await, StatusCode::OK);
+    let (ok, out, _) = output(
+        &["service-accounts", "list", "--workspace", "Demo", "--json"],
+        &extra,
+    )
+    .await;
+    assert!(ok && out.contains("Nightly") && !out.contains(&secret));
+
+    // A regenerate on the command line ends the running server's token within a second.
+    let (ok, out, err) = output(
+        &[
+            "service-accounts",
+            "regenerate-secret",
+            "--workspace",
+            "Demo",
+            &id,
+            "--json",
+        ],
+        &extra,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let regenerated: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let secret2 = regenerated["serviceAccountSecret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = std::time::Instant::now();
+    while get(key.clone(), token.clone()).await == StatusCode::OK {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "revocation took more than a second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(token_of(secret.clone()).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = token_of(secret2.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let token2 = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(get(key.clone(), token2.clone()).await, StatusCode::OK);
+
+    let (ok, _, err) = output(
+        &["service-accounts", "delete", "--workspace", "Demo", &id],
+        &extra,
+    )
+    .await;
+    assert!(ok, "{err}");
+    let started = std::time::Instant::now();
+    while get(key.clone(), token2.clone()).await == StatusCode::OK {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "deletion took more than a second to reach the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (ok, _, err) = output(
+        &["service-accounts", "show", "--workspace", "Demo", &id],
+        &extra,
+    )
+    .await;
+    assert!(!ok && err.contains("not found"), "{err}");
+    let (ok, _, err) = output(
+        &[
+            "service-accounts",
+            "create",
+            "--workspace",
+            "Nope",
+            "--name",
+            "x",
+            "--email",
+            "a@b.org",
+            "--access",
+            "reader",
+        ],
+        &extra,
+    )
+    .await;
+    assert!(!ok && err.contains("--workspace"), "{err}");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(server.stop().await.success());
+
+    let logs = std::fs::read(&log).unwrap();
+    assert!(contains(&logs, "answered"), "the log was captured");
+    let db = dump(&place).await;
+    assert!(
+        contains(&db, "Nightly"),
+        "the dump holds the account's data"
+    );
+    for s in [&secret, &secret2, &key, &token, &token2] {
+        assert!(!contains(&logs, s), "a secret is in the log");
+        assert!(!contains(&db, s), "a secret is in the database");
+    }
+}
+on_both_stores!(service_account_commands_reach_a_running_server_and_leave_no_secret_behind);
 
 #[tokio::test]
 async fn print_default_shows_every_key() {
