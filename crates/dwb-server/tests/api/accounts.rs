@@ -10,8 +10,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::spawn_app;
 use crate::helpers::TestApp;
+use crate::helpers::{spawn_app, spawn_second_node};
 use crate::on_both_stores;
 
 /// What Data Workbench clients send as `resource`.
@@ -513,3 +513,42 @@ async fn the_gateway_names_the_wrong_header(backend: Backend) {
         .contains("invalid_token"));
 }
 on_both_stores!(the_gateway_names_the_wrong_header);
+
+async fn two_nodes_on_one_store_see_revocations_within_a_second(backend: Backend) {
+    let one = spawn_app(backend).await;
+    let two = spawn_second_node(&one).await;
+    let admin = account(&one, one.demo.id, Access::Workspace(Level::Admin)).await;
+    let victim = account(&one, one.demo.id, Access::Workspace(Level::Reader)).await;
+    let admin_token = token(&one, &admin).await;
+    // A token issued by node one works on node two: the nodes share their keys.
+    let victim_token = token(&one, &victim).await;
+    let ws_path = format!("/workspaces/{}", one.demo.id);
+    let (status, _) = call(&two, "GET", &ws_path, &victim.key, &victim_token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &one,
+        "POST",
+        &format!(
+            "/workspaces/{}/serviceaccounts/{}/secret",
+            one.demo.id, victim.id
+        ),
+        &admin.key,
+        &admin_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    loop {
+        let (status, _) = call(&two, "GET", &ws_path, &victim.key, &victim_token, None).await;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "node two still accepts the token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+on_both_stores!(two_nodes_on_one_store_see_revocations_within_a_second);

@@ -24,7 +24,6 @@ pub const ADMIN_PASSWORD: &str = "admin password 1";
 pub struct TestApp {
     pub base: String,
     pub backend: Backend,
-    #[allow(dead_code)] // used by tests that start a second server
     pub database_url: String,
     pub store: Arc<SqlStore>,
     pub clock: Arc<ManualClock>,
@@ -45,6 +44,44 @@ impl Drop for TestApp {
 #[derive(Default)]
 pub struct Options {
     pub public_url: Option<String>,
+}
+
+/// A second node on the same database as `first`, with the same master key.
+pub async fn spawn_second_node(first: &TestApp) -> TestApp {
+    let store = Arc::new(
+        SqlStore::connect(&first.database_url)
+            .await
+            .expect("store opens"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let cfg = Config {
+        public_url: Some(first.base.clone()),
+        ..Config::default()
+    };
+    let state = AppState::build(
+        store.clone(),
+        first.clock.clone(),
+        settings(&cfg, addr),
+        first.master.clone(),
+    )
+    .await
+    .expect("state builds");
+    state.spawn_background();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(run(listener, build_router(state), async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        backend: first.backend,
+        database_url: first.database_url.clone(),
+        store,
+        clock: first.clock.clone(),
+        demo: first.demo.clone(),
+        master: first.master.clone(),
+        shutdown: Some(tx),
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
