@@ -4,7 +4,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 
-use crate::auth::{discovery, token};
+use crate::auth::discovery;
 use crate::http::{middleware as mw, ops};
 use crate::portal::{activity, assets, auth, members, workspaces};
 use crate::state::AppState;
@@ -16,7 +16,6 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/static/{file}", get(assets::file))
-        .route("/oauth2/token", post(token::token))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route(
             "/.well-known/openid-configuration",
@@ -26,7 +25,7 @@ pub fn build_router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(discovery::metadata),
         )
-        .nest("/api/v2", crate::api::router(&state))
+        .merge(crate::api::router(&state))
         .route("/", get(auth::home))
         .route("/signin", post(auth::sign_in))
         .route("/signout", post(auth::sign_out))

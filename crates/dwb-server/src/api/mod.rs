@@ -1,5 +1,7 @@
 //! The `/api/v2` data API behind the gateway, with the hosted Data
-//! Workbench's shapes (camelCase JSON, paged results).
+//! Workbench's shapes (camelCase JSON, paged results), and its OpenAPI 3.1
+//! description, generated from the same handler annotations that build the
+//! router, so a route cannot exist without being described.
 
 pub mod error;
 pub mod json;
@@ -7,46 +9,96 @@ pub mod service_accounts;
 pub mod types;
 pub mod workspaces;
 
-use axum::routing::{get, post};
-use axum::{middleware, Router};
+use std::sync::Arc;
+
+use axum::routing::{any, get};
+use axum::{middleware, Json, Router};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
+    SecurityScheme,
+};
+use utoipa::openapi::{OpenApi, ServerBuilder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::gateway::gateway;
+use crate::auth::token;
 use crate::state::AppState;
 
-/// The routes under `/api/v2`; every one passes the gateway first.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "dwb API",
+        description = "The Data Workbench API v2 as dwb serves it. Every `/api/v2` call needs the \
+                       `Ocp-Apim-Subscription-Key` header (the service account's API key) and \
+                       `Authorization: Bearer <token>` from `/oauth2/token`.",
+    ),
+    tags(
+        (name = "Authentication", description = "OAuth2 client credentials"),
+        (name = "Workspaces"), (name = "Roles"), (name = "Ledger"), (name = "Service accounts"),
+    )
+)]
+struct ApiDoc;
+
+/// The description, with security schemes and the public URL as server.
+fn describe(mut doc: OpenApi, public_url: &str) -> OpenApi {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "subscriptionKey",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "Ocp-Apim-Subscription-Key",
+            "The service account's API key",
+        ))),
+    );
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "oauth2",
+        SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(
+            ClientCredentials::new(format!("{public_url}/oauth2/token"), Scopes::new()),
+        )])),
+    );
+    doc.servers = Some(vec![ServerBuilder::new().url(public_url).build()]);
+    doc
+}
+
+/// The routes under `/api/v2` (each passing the gateway), `/oauth2/token`
+/// and `/api/v2/openapi.json`.
 pub fn router(state: &AppState) -> Router<AppState> {
     use service_accounts as sa;
-    Router::new()
+    let api = OpenApiRouter::<AppState>::new()
+        .routes(routes!(workspaces::list, workspaces::create))
+        .routes(routes!(workspaces::tenant_roles))
+        .routes(routes!(workspaces::get_one))
+        .routes(routes!(workspaces::workspace_roles))
+        .routes(routes!(workspaces::ledger))
+        .routes(routes!(sa::list, sa::create))
+        .routes(routes!(sa::get_one, sa::update, sa::delete))
+        .routes(routes!(sa::regenerate))
+        .routes(routes!(sa::api_key))
+        .route_layer(middleware::from_fn_with_state(state.clone(), gateway));
+    let (router, doc) =
+        OpenApiRouter::<AppState>::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+            .nest("/api/v2", api)
+            .routes(routes!(token::token))
+            .split_for_parts();
+    let doc = Arc::new(
+        serde_json::to_value(describe(doc, &state.settings.public_url)).unwrap_or_default(),
+    );
+    router
         .route(
-            "/tenants/{tenant_id}/workspaces",
-            get(workspaces::list).post(workspaces::create),
+            "/api/v2/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
         )
         .route(
-            "/tenants/{tenant_id}/users/roles",
-            get(workspaces::tenant_roles),
+            "/api/v2/{*rest}",
+            any(|| async { error::ApiError::NotFound("no such endpoint".into()) }),
         )
-        .route("/workspaces/{workspace_id}", get(workspaces::get_one))
-        .route(
-            "/workspaces/{workspace_id}/users/roles",
-            get(workspaces::workspace_roles),
-        )
-        .route("/workspaces/{workspace_id}/ledger", get(workspaces::ledger))
-        .route(
-            "/workspaces/{workspace_id}/serviceaccounts",
-            get(sa::list).post(sa::create),
-        )
-        .route(
-            "/workspaces/{workspace_id}/serviceaccounts/{account_id}",
-            get(sa::get_one).patch(sa::update).delete(sa::delete),
-        )
-        .route(
-            "/workspaces/{workspace_id}/serviceaccounts/{account_id}/secret",
-            post(sa::regenerate),
-        )
-        .route(
-            "/workspaces/{workspace_id}/serviceaccounts/{account_id}/apikey",
-            get(sa::api_key),
-        )
-        .fallback(|| async { error::ApiError::NotFound("no such endpoint".into()) })
-        .route_layer(middleware::from_fn_with_state(state.clone(), gateway))
 }

@@ -9,14 +9,14 @@ use dwb_core::access::Access;
 use dwb_core::policy::Action;
 use dwb_core::CoreError;
 use dwb_store::Workspace;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::access;
 use crate::api::error::ApiError;
 use crate::api::json::ApiJson;
 use crate::api::types::{
-    iso, CredentialsOut, NewServiceAccountIn, ServiceAccountOut, ServiceAccountPatch,
+    iso, ApiKeyOut, CreatedServiceAccountOut, CredentialsOut, ErrorBody, NewServiceAccountIn,
+    SecretOut, ServiceAccountOut, ServiceAccountPatch,
 };
 use crate::api::workspaces::parse_id as parse_path_id;
 use crate::auth::gateway::ApiCaller;
@@ -55,6 +55,15 @@ async fn workspace(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspace_id}/serviceaccounts",
+    tag = "Service accounts",
+    summary = "List service accounts",
+    params(("workspace_id" = String, Path, description = "Workspace id")),
+    responses((status = 200, description = "The workspace's service accounts", body = Vec<ServiceAccountOut>), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -65,6 +74,16 @@ pub async fn list(
     Ok(Json(list.iter().map(ServiceAccountOut::from).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{workspace_id}/serviceaccounts",
+    tag = "Service accounts",
+    summary = "Create a service account",
+    params(("workspace_id" = String, Path, description = "Workspace id")),
+    request_body = NewServiceAccountIn,
+    responses((status = 201, description = "Created; the secret is shown only here", body = CreatedServiceAccountOut), (status = 400, description = "Invalid input; names the field", body = ErrorBody), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -83,16 +102,17 @@ pub async fn create(
         )
         .await?;
     let public = &state.settings.public_url;
-    let mut out = serde_json::to_value(ServiceAccountOut::from(&account)).unwrap_or_default();
-    out["credentials"] = serde_json::to_value(CredentialsOut {
-        service_account_id: creds.client_id,
-        service_account_secret: creds.secret.expose().to_string(),
-        api_key: creds.api_key.expose().to_string(),
-        token_url: token_url(public),
-        endpoints_base_url: endpoints_base_url(public, ws.id),
-        secret_expires_at: iso(account.secret_expires_at),
-    })
-    .unwrap_or_default();
+    let out = CreatedServiceAccountOut {
+        account: ServiceAccountOut::from(&account),
+        credentials: CredentialsOut {
+            service_account_id: creds.client_id,
+            service_account_secret: creds.secret.expose().to_string(),
+            api_key: creds.api_key.expose().to_string(),
+            token_url: token_url(public),
+            endpoints_base_url: endpoints_base_url(public, ws.id),
+            secret_expires_at: iso(account.secret_expires_at),
+        },
+    };
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
@@ -100,6 +120,15 @@ fn account_id(v: &str) -> Result<Uuid, ApiError> {
     parse_path_id("service account", v)
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}",
+    tag = "Service accounts",
+    summary = "Get a service account",
+    params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
+    responses((status = 200, description = "The account", body = ServiceAccountOut), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -110,6 +139,16 @@ pub async fn get_one(
     Ok(Json(ServiceAccountOut::from(&a)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}",
+    tag = "Service accounts",
+    summary = "Change name, contact email or access",
+    params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
+    request_body = ServiceAccountPatch,
+    responses((status = 200, description = "The changed account", body = ServiceAccountOut), (status = 400, description = "Invalid input; names the field", body = ErrorBody), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -148,22 +187,40 @@ pub async fn update(
     Ok(Json(ServiceAccountOut::from(&a)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}/secret",
+    tag = "Service accounts",
+    summary = "Regenerate the secret",
+    params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
+    responses((status = 200, description = "A new secret, shown once; the old one and its tokens stop working", body = SecretOut), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn regenerate(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
     Path((ws, id)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SecretOut>, ApiError> {
     let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
     let id = account_id(&id)?;
     let (a, secret) = ops(&state).regenerate(&caller.actor(), &ws, id).await?;
     state.accounts.invalidate(id);
-    Ok(Json(json!({
-        "serviceAccountId": a.id,
-        "serviceAccountSecret": secret.expose(),
-        "secretExpiresAt": iso(a.secret_expires_at),
-    })))
+    Ok(Json(SecretOut {
+        service_account_id: a.id,
+        service_account_secret: secret.expose().to_string(),
+        secret_expires_at: iso(a.secret_expires_at),
+    }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}",
+    tag = "Service accounts",
+    summary = "Delete a service account",
+    params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
+    responses((status = 204, description = "Deleted; its credentials and tokens stop working"), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -176,12 +233,23 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}/apikey",
+    tag = "Service accounts",
+    summary = "Show the API key again",
+    params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
+    responses((status = 200, description = "The API key", body = ApiKeyOut), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn api_key(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
     Path((ws, id)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ApiKeyOut>, ApiError> {
     let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
     let key = ops(&state).api_key(&ws, account_id(&id)?).await?;
-    Ok(Json(json!({"apiKey": key.expose()})))
+    Ok(Json(ApiKeyOut {
+        api_key: key.expose().to_string(),
+    }))
 }

@@ -5,6 +5,7 @@ use dwb_core::{CoreError, Timestamp};
 use dwb_store::{Event, ServiceAccount, Workspace};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// RFC 3339 in UTC, e.g. `2026-11-26T05:02:00Z`.
@@ -18,7 +19,7 @@ pub fn iso(t: Timestamp) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceOut {
     pub id: Uuid,
@@ -45,7 +46,7 @@ impl WorkspaceOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewWorkspaceIn {
     #[serde(default)]
@@ -57,9 +58,9 @@ pub struct NewWorkspaceIn {
 }
 
 /// A page of results, as every paged endpoint returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Paged<T> {
+pub struct Paged<T: ToSchema> {
     pub result: Vec<T>,
     pub page_index: i64,
     pub page_size: i64,
@@ -68,15 +69,89 @@ pub struct Paged<T> {
 }
 
 /// `PageIndex` / `PageSize` query parameters (either casing).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
-    #[serde(alias = "PageIndex", alias = "pageIndex")]
+    /// Page number, from 1.
+    #[serde(rename = "PageIndex", alias = "pageIndex", alias = "page_index")]
+    #[param(rename = "PageIndex")]
     pub page_index: Option<i64>,
-    #[serde(alias = "PageSize", alias = "pageSize")]
+    /// Items per page, 1 to 1000 (default 50).
+    #[serde(rename = "PageSize", alias = "pageSize", alias = "page_size")]
+    #[param(rename = "PageSize")]
     pub page_size: Option<i64>,
 }
 
-pub fn ledger_entry(e: &Event) -> Value {
+/// A resource a ledger event is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerResource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntryOut {
+    pub id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub user_name: String,
+    pub resource: LedgerResource,
+    /// The event's details, with `eventType`, `outcome` and `principalKind`.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub event_name: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleScope {
+    pub role: String,
+    pub scope_type: String,
+    pub scope_ref: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleOut {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub is_service_principal: bool,
+    pub role_scope: RoleScope,
+}
+
+impl From<&dwb_store::RoleHolder> for RoleOut {
+    fn from(r: &dwb_store::RoleHolder) -> Self {
+        Self {
+            user_id: r.id,
+            email: r.email.clone(),
+            name: r.name.clone(),
+            is_service_principal: r.is_service_principal,
+            role_scope: RoleScope {
+                role: r.role.clone(),
+                scope_type: "workspace".into(),
+                scope_ref: r.workspace_id,
+            },
+        }
+    }
+}
+
+/// The body of every API error.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub status_code: u16,
+    pub message: String,
+    /// The input field at fault, for 400s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+pub fn ledger_entry(e: &Event) -> LedgerEntryOut {
     let mut payload = match &e.detail {
         Value::Object(m) => Value::Object(m.clone()),
         _ => json!({}),
@@ -84,25 +159,32 @@ pub fn ledger_entry(e: &Event) -> Value {
     payload["eventType"] = json!(e.action);
     payload["outcome"] = json!(e.outcome);
     payload["principalKind"] = json!(e.principal_kind);
-    json!({
-        "id": e.id,
-        "workspaceId": e.workspace_id,
-        "userId": e.principal_id,
-        "userName": e.principal_name,
-        "resource": {"type": e.resource_kind, "id": e.resource_id, "name": e.resource_name},
-        "payload": payload,
-        "eventName": e.action,
-        "timestamp": iso(e.at),
-    })
+    LedgerEntryOut {
+        id: e.id,
+        workspace_id: e.workspace_id,
+        user_id: e.principal_id,
+        user_name: e.principal_name.clone(),
+        resource: LedgerResource {
+            kind: e.resource_kind.clone(),
+            id: e.resource_id.clone(),
+            name: e.resource_name.clone(),
+        },
+        payload,
+        event_name: e.action.clone(),
+        timestamp: iso(e.at),
+    }
 }
 
 /// Access as the API shows and takes it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum AccessJson {
     /// "Grant all workspace data".
     #[serde(rename = "workspace")]
-    Workspace { level: String },
+    Workspace {
+        /// `Reader` or `Admin`.
+        level: String,
+    },
     /// "Select data sets manually".
     #[serde(rename = "datasets", rename_all = "camelCase")]
     Datasets {
@@ -132,7 +214,7 @@ impl AccessJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAccountOut {
     pub id: Uuid,
@@ -166,7 +248,7 @@ impl From<&ServiceAccount> for ServiceAccountOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewServiceAccountIn {
     #[serde(default)]
@@ -176,7 +258,7 @@ pub struct NewServiceAccountIn {
     pub access: Option<AccessJson>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceAccountPatch {
     pub name: Option<String>,
@@ -189,7 +271,7 @@ pub struct ServiceAccountPatch {
 }
 
 /// The credentials of an account, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsOut {
     pub service_account_id: Uuid,
@@ -198,4 +280,60 @@ pub struct CredentialsOut {
     pub token_url: String,
     pub endpoints_base_url: String,
     pub secret_expires_at: String,
+}
+
+/// A new account with its credentials (the secret is shown only here).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedServiceAccountOut {
+    #[serde(flatten)]
+    pub account: ServiceAccountOut,
+    pub credentials: CredentialsOut,
+}
+
+/// A regenerated secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretOut {
+    pub service_account_id: Uuid,
+    pub service_account_secret: String,
+    pub secret_expires_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyOut {
+    pub api_key: String,
+}
+
+/// The form of `POST /oauth2/token` (credentials may come in HTTP Basic instead).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// Always `client_credentials`.
+    pub grant_type: String,
+    /// The service account ID.
+    pub client_id: Option<String>,
+    /// The service account secret.
+    pub client_secret: Option<String>,
+    /// The audience, as Data Workbench clients send it.
+    pub resource: Option<String>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenOut {
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    pub expires_in: i64,
+    /// Unix seconds, as a string (as Azure AD v1 returns it).
+    pub expires_on: String,
+    pub not_before: String,
+    pub resource: String,
+}
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorOut {
+    pub error: String,
+    pub error_description: String,
 }

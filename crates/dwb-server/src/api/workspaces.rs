@@ -8,14 +8,16 @@ use dwb_core::paging::Page;
 use dwb_core::policy::Action;
 use dwb_core::principal::Principal;
 use dwb_core::validate::{Description, Name, Region};
-use dwb_store::{NewWorkspace, RoleHolder, StoreError};
-use serde_json::{json, Value};
+use dwb_store::{NewWorkspace, StoreError};
 use uuid::Uuid;
 
 use crate::access;
 use crate::api::error::ApiError;
 use crate::api::json::{ApiJson, ApiQuery};
-use crate::api::types::{ledger_entry, NewWorkspaceIn, PageParams, Paged, WorkspaceOut};
+use crate::api::types::{
+    ledger_entry, ErrorBody, LedgerEntryOut, NewWorkspaceIn, PageParams, Paged, RoleOut,
+    WorkspaceOut,
+};
 use crate::auth::gateway::ApiCaller;
 use crate::ledger::{event, Resource};
 use crate::state::AppState;
@@ -29,7 +31,7 @@ fn page_of(p: &PageParams) -> Result<Page, ApiError> {
     Ok(Page::parse(p.page_index, p.page_size)?)
 }
 
-fn paged<T>(all: Vec<T>, page: Page) -> Paged<T> {
+fn paged<T: utoipa::ToSchema>(all: Vec<T>, page: Page) -> Paged<T> {
     let total = all.len() as i64;
     let result = all
         .into_iter()
@@ -63,6 +65,15 @@ async fn visible(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant_id}/workspaces",
+    tag = "Workspaces",
+    summary = "List the workspaces of a tenant",
+    params(("tenant_id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "The workspaces the caller can see", body = Vec<WorkspaceOut>), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -74,6 +85,16 @@ pub async fn list(
     Ok(Json(list.iter().map(WorkspaceOut::brief).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/tenants/{tenant_id}/workspaces",
+    tag = "Workspaces",
+    summary = "Create a workspace (tenant admins)",
+    params(("tenant_id" = String, Path, description = "Tenant id")),
+    request_body = NewWorkspaceIn,
+    responses((status = 201, description = "Created", body = WorkspaceOut), (status = 400, description = "Invalid input; names the field", body = ErrorBody), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -124,6 +145,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(WorkspaceOut::full(&ws))).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspace_id}",
+    tag = "Workspaces",
+    summary = "Get a workspace",
+    params(("workspace_id" = String, Path, description = "Workspace id")),
+    responses((status = 200, description = "The workspace", body = WorkspaceOut), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
@@ -139,22 +169,21 @@ pub async fn get_one(
     Ok(Json(WorkspaceOut::brief(&ws)))
 }
 
-fn role_json(r: &RoleHolder) -> Value {
-    json!({
-        "userId": r.id,
-        "email": r.email,
-        "name": r.name,
-        "isServicePrincipal": r.is_service_principal,
-        "roleScope": {"role": r.role, "scopeType": "workspace", "scopeRef": r.workspace_id},
-    })
-}
-
+#[utoipa::path(
+    get,
+    path = "/tenants/{tenant_id}/users/roles",
+    tag = "Roles",
+    summary = "Roles across the tenant",
+    params(("tenant_id" = String, Path, description = "Tenant id"), PageParams),
+    responses((status = 200, description = "People and service accounts with their roles", body = Paged<RoleOut>), (status = 400, description = "Invalid input; names the field", body = ErrorBody), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn tenant_roles(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
     Path(tenant): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
-) -> Result<Json<Paged<Value>>, ApiError> {
+) -> Result<Json<Paged<RoleOut>>, ApiError> {
     let tenant = parse_id("tenant", &tenant)?;
     access::tenant(&caller.principal, tenant, Action::ViewTenantRoles)?;
     let page = page_of(&p)?;
@@ -164,15 +193,27 @@ pub async fn tenant_roles(
         .map(|w| w.id)
         .collect();
     let holders = state.store.role_holders(&ids).await?;
-    Ok(Json(paged(holders.iter().map(role_json).collect(), page)))
+    Ok(Json(paged(
+        holders.iter().map(RoleOut::from).collect(),
+        page,
+    )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspace_id}/users/roles",
+    tag = "Roles",
+    summary = "Roles in a workspace",
+    params(("workspace_id" = String, Path, description = "Workspace id"), PageParams),
+    responses((status = 200, description = "People and service accounts with their roles", body = Paged<RoleOut>), (status = 400, description = "Invalid input; names the field", body = ErrorBody), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn workspace_roles(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
     Path(ws): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
-) -> Result<Json<Paged<Value>>, ApiError> {
+) -> Result<Json<Paged<RoleOut>>, ApiError> {
     let (ws, _) = access::workspace(
         state.store.as_ref(),
         &caller.principal,
@@ -182,15 +223,27 @@ pub async fn workspace_roles(
     .await?;
     let page = page_of(&p)?;
     let holders = state.store.role_holders(&[ws.id]).await?;
-    Ok(Json(paged(holders.iter().map(role_json).collect(), page)))
+    Ok(Json(paged(
+        holders.iter().map(RoleOut::from).collect(),
+        page,
+    )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspace_id}/ledger",
+    tag = "Ledger",
+    summary = "The workspace ledger",
+    params(("workspace_id" = String, Path, description = "Workspace id"), PageParams),
+    responses((status = 200, description = "Events, newest first", body = Paged<LedgerEntryOut>), (status = 400, description = "Invalid input; names the field", body = ErrorBody), (status = 401, description = "Missing or invalid API key or token", body = ErrorBody), (status = 403, description = "Authenticated, not allowed; says what access is needed", body = ErrorBody), (status = 404, description = "Not found, or not visible to the caller", body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
 pub async fn ledger(
     State(state): State<AppState>,
     Extension(caller): Extension<ApiCaller>,
     Path(ws): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
-) -> Result<Json<Paged<Value>>, ApiError> {
+) -> Result<Json<Paged<LedgerEntryOut>>, ApiError> {
     let (ws, _) = access::workspace(
         state.store.as_ref(),
         &caller.principal,

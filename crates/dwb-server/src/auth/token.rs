@@ -192,6 +192,20 @@ fn requested_resource(state: &AppState, pairs: &[(String, String)]) -> Result<St
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "Authentication",
+    summary = "Get an access token (OAuth2 client credentials)",
+    request_body(content = crate::api::types::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A bearer token for /api/v2", body = crate::api::types::TokenOut),
+        (status = 400, description = "invalid_request, unsupported_grant_type or invalid_target", body = crate::api::types::OAuthErrorOut),
+        (status = 401, description = "invalid_client: wrong or expired credentials", body = crate::api::types::OAuthErrorOut),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = crate::api::types::OAuthErrorOut),
+    ),
+    security((), ("oauth2" = []))
+)]
 pub async fn token(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod helpers;
 mod matrix;
+mod openapi;
 mod ops;
 mod portal;
 mod python;
