@@ -77,12 +77,23 @@ pub async fn add_signing_key(
     now: Timestamp,
 ) -> anyhow::Result<String> {
     let signer = TokenSigner::generate();
+    // The newest key signs: make it strictly the newest even when clocks tie.
+    let latest = store
+        .signing_keys()
+        .await?
+        .iter()
+        .map(|k| k.created_at)
+        .max();
+    let created_at = match latest {
+        Some(l) if l >= now => Timestamp(l.millis() + 1),
+        _ => now,
+    };
     store
         .add_signing_key(&StoredSigningKey {
             kid: signer.kid().to_string(),
             public_key: STANDARD.encode(signer.public_bytes()),
             private_key_sealed: master.seal(&signer.secret_bytes()),
-            created_at: now,
+            created_at,
         })
         .await?;
     Ok(signer.kid().to_string())

@@ -552,3 +552,39 @@ async fn two_nodes_on_one_store_see_revocations_within_a_second(backend: Backend
     }
 }
 on_both_stores!(two_nodes_on_one_store_see_revocations_within_a_second);
+
+async fn a_rotated_signing_key_is_used_while_older_tokens_stay_valid(backend: Backend) {
+    let one = spawn_app(backend).await;
+    let c = account(&one, one.demo.id, Access::Workspace(Level::Reader)).await;
+    let old_token = token(&one, &c).await;
+    let kid = dwb_server::keys::add_signing_key(one.store.as_ref(), &one.master, one.clock.now())
+        .await
+        .unwrap();
+    // A node started after the rotation signs with the new key.
+    let two = spawn_second_node(&one).await;
+    let new_token = token(&two, &c).await;
+    let header: Value =
+        serde_json::from_slice(&base64_url_decode(new_token.split('.').next().unwrap())).unwrap();
+    assert_eq!(header["kid"], kid.as_str());
+    let ws_path = format!("/workspaces/{}", one.demo.id);
+    // Node one learns of the new key when it first sees it; old tokens stay valid everywhere.
+    for (node, t) in [(&one, &new_token), (&one, &old_token), (&two, &old_token)] {
+        let (status, body) = call(node, "GET", &ws_path, &c.key, t, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let jwks: Value = reqwest::get(one.url("/.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+}
+on_both_stores!(a_rotated_signing_key_is_used_while_older_tokens_stay_valid);
+
+fn base64_url_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
