@@ -1,3 +1,25 @@
 //! Data sets as Delta Lake tables: CSV ingest, schema mapping, API filters
 //! as DataFusion expressions, paging. Kept apart because DataFusion and
 //! deltalake compile slowly.
+//!
+//! Storage mapping: `String` → Utf8, `Int32` → Int32, `Int64` → Int64,
+//! `Decimal` and `Double` → Float64, `Boolean` → Boolean, `DateTime` →
+//! Timestamp(Microsecond, "UTC"). Column names are stored percent-escaped
+//! where Delta refuses a character (see [`physical_name`]).
+
+mod batch;
+mod error;
+mod infer;
+mod ingest;
+mod lake;
+mod query;
+mod read;
+mod schema;
+mod values;
+
+pub use error::LakeError;
+pub use infer::infer_schema;
+pub use ingest::{IngestReport, WriteMode, BATCH_ROWS, MAX_ERRORS};
+pub use lake::Lake;
+pub use query::{Filter, FilterOp, RowPage, RowQuery, Sort, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use schema::{physical_name, Column, ColumnType, TableSchema, MAX_COLUMNS, MAX_NAME_CHARS};

@@ -3,6 +3,7 @@
 //! the database URL at run time.
 
 mod accounts;
+mod datasets;
 mod error;
 mod model;
 mod sql;
@@ -136,4 +137,40 @@ pub trait Store: Send + Sync + 'static {
 
     /// People and service accounts holding roles in these workspaces.
     async fn role_holders(&self, workspaces: &[Uuid]) -> StoreResult<Vec<RoleHolder>>;
+
+    // Schemas and data sets.
+    /// Creates a schema with its version 1 as the default.
+    async fn create_schema(&self, s: NewSchema, event: NewEvent) -> StoreResult<SchemaRecord>;
+    async fn schemas(&self, workspace_id: Uuid) -> StoreResult<Vec<SchemaRecord>>;
+    async fn schema(&self, id: Uuid) -> StoreResult<Option<SchemaRecord>>;
+    async fn schema_version(&self, id: Uuid) -> StoreResult<Option<SchemaVersion>>;
+    /// Adds the next version (not made the default).
+    async fn add_schema_version(
+        &self,
+        schema: Uuid,
+        v: NewSchemaVersion,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<SchemaVersion>;
+    async fn update_schema(
+        &self,
+        schema: Uuid,
+        c: SchemaChange,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<SchemaRecord>;
+    async fn create_dataset(&self, d: &Dataset, event: NewEvent) -> StoreResult<()>;
+    async fn datasets(&self, workspace_id: Uuid) -> StoreResult<Vec<Dataset>>;
+    async fn dataset(&self, id: Uuid) -> StoreResult<Option<Dataset>>;
+    /// Records a data set's new row count after an ingest.
+    async fn set_dataset_rows(
+        &self,
+        id: Uuid,
+        rows: i64,
+        by: &str,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    /// Deletes a data set and its derived data sets; returns the ids removed.
+    async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>>;
 }

@@ -250,3 +250,83 @@ pub struct RoleHolder {
     pub role: String,
     pub workspace_id: Uuid,
 }
+
+/// One version of a schema: its columns as the API shows them (a JSON array).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaVersion {
+    pub id: Uuid,
+    pub schema_id: Uuid,
+    pub version: i64,
+    pub name: String,
+    pub description: String,
+    pub columns: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaRecord {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub short_name: String,
+    pub description: String,
+    pub default_version_id: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Oldest first.
+    pub versions: Vec<SchemaVersion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSchemaVersion {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub columns: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSchema {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub short_name: String,
+    pub description: String,
+    pub created_by: String,
+    pub now: Timestamp,
+    /// Version 1, which becomes the default.
+    pub first_version: NewSchemaVersion,
+}
+
+/// Changes to a schema; `None` keeps a field.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaChange {
+    pub name: Option<String>,
+    pub short_name: Option<String>,
+    pub description: Option<String>,
+    pub default_version_id: Option<Uuid>,
+}
+
+/// A data set: a Delta table in the lake (base), or a saved view of a base data set (derived).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub schema_version_id: Uuid,
+    /// Set for derived data sets.
+    pub base_dataset_id: Option<Uuid>,
+    /// Row filters of a derived data set (JSON array of `{column, filterType, filterValues}`).
+    pub queries: serde_json::Value,
+    /// Column subset of a derived data set (JSON array of names; empty: all).
+    pub columns: serde_json::Value,
+    /// `{key: [values]}`.
+    pub tags: serde_json::Value,
+    pub row_count: i64,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub modified_by: String,
+    pub modified_at: Timestamp,
+}

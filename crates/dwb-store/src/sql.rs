@@ -13,12 +13,12 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
-use crate::accounts;
+use crate::{accounts, datasets};
 use crate::{
-    redact_url, AccountChange, AccountSecrets, Bootstrap, BootstrapDone, Event, Member,
-    MemberTarget, NewEvent, NewSecret, NewServiceAccount, NewSession, NewUser, NewWorkspace,
-    RoleHolder, ServiceAccount, Store, StoreError, StoreResult, StoredSigningKey, Tenant, User,
-    Workspace,
+    redact_url, AccountChange, AccountSecrets, Bootstrap, BootstrapDone, Dataset, Event, Member,
+    MemberTarget, NewEvent, NewSchema, NewSchemaVersion, NewSecret, NewServiceAccount, NewSession,
+    NewUser, NewWorkspace, RoleHolder, SchemaChange, SchemaRecord, SchemaVersion, ServiceAccount,
+    Store, StoreError, StoreResult, StoredSigningKey, Tenant, User, Workspace,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -720,5 +720,58 @@ impl Store for SqlStore {
     }
     async fn role_holders(&self, workspaces: &[Uuid]) -> StoreResult<Vec<RoleHolder>> {
         accounts::role_holders(&self.pool, workspaces).await
+    }
+
+    async fn create_schema(&self, s: NewSchema, event: NewEvent) -> StoreResult<SchemaRecord> {
+        datasets::create_schema(&self.pool, s, event).await
+    }
+    async fn schemas(&self, workspace_id: Uuid) -> StoreResult<Vec<SchemaRecord>> {
+        datasets::schemas(&self.pool, workspace_id).await
+    }
+    async fn schema(&self, id: Uuid) -> StoreResult<Option<SchemaRecord>> {
+        datasets::schema(&self.pool, id).await
+    }
+    async fn schema_version(&self, id: Uuid) -> StoreResult<Option<SchemaVersion>> {
+        datasets::schema_version(&self.pool, id).await
+    }
+    async fn add_schema_version(
+        &self,
+        schema: Uuid,
+        v: NewSchemaVersion,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<SchemaVersion> {
+        datasets::add_schema_version(&self.pool, schema, v, now, event).await
+    }
+    async fn update_schema(
+        &self,
+        schema: Uuid,
+        c: SchemaChange,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<SchemaRecord> {
+        datasets::update_schema(&self.pool, schema, c, now, event).await
+    }
+    async fn create_dataset(&self, d: &Dataset, event: NewEvent) -> StoreResult<()> {
+        datasets::create_dataset(&self.pool, d, event).await
+    }
+    async fn datasets(&self, workspace_id: Uuid) -> StoreResult<Vec<Dataset>> {
+        datasets::datasets(&self.pool, workspace_id).await
+    }
+    async fn dataset(&self, id: Uuid) -> StoreResult<Option<Dataset>> {
+        datasets::dataset_by_id(&self.pool, id).await
+    }
+    async fn set_dataset_rows(
+        &self,
+        id: Uuid,
+        rows: i64,
+        by: &str,
+        now: Timestamp,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        datasets::set_dataset_rows(&self.pool, id, rows, by, now, event).await
+    }
+    async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>> {
+        datasets::delete_dataset(&self.pool, id, event).await
     }
 }

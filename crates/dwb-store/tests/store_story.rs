@@ -345,7 +345,260 @@ async fn story(backend: Backend) {
         .await
         .unwrap()
         .is_none());
+    accounts_and_datasets(&store, tenant_id, ws.id).await;
     store.close().await;
+}
+
+/// Service accounts, schemas and data sets, and how deleting a data set
+/// takes it out of every account's selection.
+async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
+    use dwb_core::access::{Access, Level};
+    use dwb_store::{
+        AccountChange, Dataset, NewSchema, NewSchemaVersion, NewSecret, NewServiceAccount,
+        SchemaChange,
+    };
+
+    let seq0 = store.last_credential_change().await.unwrap();
+    let schema = store
+        .create_schema(
+            NewSchema {
+                id: Uuid::new_v4(),
+                workspace_id: ws,
+                name: "Sensors".into(),
+                short_name: "sens".into(),
+                description: String::new(),
+                created_by: "t".into(),
+                now: Timestamp(10),
+                first_version: NewSchemaVersion {
+                    id: Uuid::new_v4(),
+                    name: "v1".into(),
+                    description: String::new(),
+                    columns: json!([{"name": "Temp", "type": "Double"}]),
+                },
+            },
+            ev(tenant_id, Some(ws), 10, "SchemaCreated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(schema.versions.len(), 1);
+    assert_eq!(schema.default_version_id, Some(schema.versions[0].id));
+    let v2 = store
+        .add_schema_version(
+            schema.id,
+            NewSchemaVersion {
+                id: Uuid::new_v4(),
+                name: "v2".into(),
+                description: String::new(),
+                columns: json!([]),
+            },
+            Timestamp(11),
+            ev(tenant_id, Some(ws), 11, "SchemaVersionAdded"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let changed = store
+        .update_schema(
+            schema.id,
+            SchemaChange {
+                default_version_id: Some(v2.id),
+                name: Some("Sensor data".into()),
+                ..Default::default()
+            },
+            Timestamp(12),
+            ev(tenant_id, Some(ws), 12, "SchemaUpdated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.default_version_id, Some(v2.id));
+    assert_eq!(changed.name, "Sensor data");
+    assert!(matches!(
+        store
+            .update_schema(
+                schema.id,
+                SchemaChange {
+                    default_version_id: Some(Uuid::new_v4()),
+                    ..Default::default()
+                },
+                Timestamp(12),
+                ev(tenant_id, Some(ws), 12, "SchemaUpdated")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let base = Dataset {
+        id: Uuid::new_v4(),
+        workspace_id: ws,
+        name: "Readings".into(),
+        description: String::new(),
+        schema_version_id: schema.versions[0].id,
+        base_dataset_id: None,
+        queries: json!([]),
+        columns: json!([]),
+        tags: json!({"site": ["Oslo"]}),
+        row_count: 0,
+        created_by: "t".into(),
+        created_at: Timestamp(13),
+        modified_by: "t".into(),
+        modified_at: Timestamp(13),
+    };
+    store
+        .create_dataset(&base, ev(tenant_id, Some(ws), 13, "DatasetCreated"))
+        .await
+        .unwrap();
+    let derived = Dataset {
+        id: Uuid::new_v4(),
+        name: "Hot readings".into(),
+        base_dataset_id: Some(base.id),
+        ..base.clone()
+    };
+    store
+        .create_dataset(&derived, ev(tenant_id, Some(ws), 14, "DatasetCreated"))
+        .await
+        .unwrap();
+    store
+        .set_dataset_rows(
+            base.id,
+            42,
+            "t",
+            Timestamp(15),
+            ev(tenant_id, Some(ws), 15, "DatasetIngested"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.dataset(base.id).await.unwrap().unwrap().row_count, 42);
+    assert_eq!(store.datasets(ws).await.unwrap().len(), 2);
+
+    let account = store
+        .create_service_account(
+            NewServiceAccount {
+                id: Uuid::new_v4(),
+                workspace_id: ws,
+                tenant_id,
+                name: "robot".into(),
+                contact_email: "r@example.org".into(),
+                access: Access::Datasets(vec![base.id, derived.id]),
+                secret_digest: "d1".into(),
+                api_key_digest: "k1".into(),
+                api_key_sealed: "sealed".into(),
+                created_by: "t".into(),
+                now: Timestamp(16),
+                secret_expires_at: Timestamp(99),
+            },
+            ev(tenant_id, Some(ws), 16, "ServiceAccountCreated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(account.secret_generation, 1);
+    let secrets = store.account_secrets(account.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            secrets.secret_digest.as_str(),
+            secrets.api_key_digest.as_str()
+        ),
+        ("d1", "k1")
+    );
+    assert_eq!(
+        store.api_key_sealed(account.id).await.unwrap().unwrap(),
+        "sealed"
+    );
+    let regenerated = store
+        .regenerate_secret(
+            account.id,
+            NewSecret {
+                digest: "d2".into(),
+                issued_at: Timestamp(17),
+                expires_at: Timestamp(200),
+            },
+            ev(tenant_id, Some(ws), 17, "ServiceAccountSecretRegenerated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(regenerated.secret_generation, 2);
+    assert_eq!(regenerated.secret_expires_at, Timestamp(200));
+    let updated = store
+        .update_service_account(
+            account.id,
+            AccountChange {
+                access: Some(Access::Workspace(Level::Reader)),
+                ..Default::default()
+            },
+            Timestamp(18),
+            ev(tenant_id, Some(ws), 18, "ServiceAccountUpdated"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.access, Access::Workspace(Level::Reader));
+    store
+        .update_service_account(
+            account.id,
+            AccountChange {
+                access: Some(Access::Datasets(vec![base.id, derived.id])),
+                ..Default::default()
+            },
+            Timestamp(19),
+            ev(tenant_id, Some(ws), 19, "ServiceAccountUpdated"),
+        )
+        .await
+        .unwrap();
+    store
+        .record_last_used(&[(account.id, Timestamp(30)), (account.id, Timestamp(20))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .account_secrets(account.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .account
+            .last_used_at,
+        Some(Timestamp(30))
+    );
+
+    // Deleting the base data set removes it, its derived set and both shares.
+    let gone = store
+        .delete_dataset(base.id, ev(tenant_id, Some(ws), 20, "DatasetDeleted"))
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 2);
+    assert!(store.datasets(ws).await.unwrap().is_empty());
+    let after = store.account_secrets(account.id).await.unwrap().unwrap();
+    assert_eq!(after.account.access, Access::Datasets(vec![]));
+    let changes = store.credential_changes_since(seq0).await.unwrap();
+    assert!(
+        changes.len() >= 5 && changes.iter().all(|(_, id)| *id == account.id),
+        "{changes:?}"
+    );
+    let roles = store.role_holders(&[ws]).await.unwrap();
+    assert!(roles
+        .iter()
+        .any(|r| r.is_service_principal && r.role == "Datasets"));
+
+    store
+        .delete_service_account(
+            account.id,
+            ev(tenant_id, Some(ws), 21, "ServiceAccountDeleted"),
+        )
+        .await
+        .unwrap();
+    assert!(store.account_secrets(account.id).await.unwrap().is_none());
+    assert!(matches!(
+        store
+            .delete_service_account(
+                account.id,
+                ev(tenant_id, Some(ws), 21, "ServiceAccountDeleted")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .append_events(&[
+            ev(tenant_id, Some(ws), 22, "ApiCall"),
+            ev(tenant_id, Some(ws), 23, "ApiCall"),
+        ])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
