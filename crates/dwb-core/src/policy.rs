@@ -18,6 +18,12 @@ pub enum Action {
     ViewLedger,
     ViewServiceAccounts,
     ManageServiceAccounts,
+    ViewSchemas,
+    ManageSchemas,
+    /// List data sets (a selected-data-sets account sees only its own).
+    ListDatasets,
+    /// Create, ingest into, change or delete data sets.
+    ManageDatasets,
 }
 
 impl Action {
@@ -32,7 +38,11 @@ impl Action {
             | Self::ManageMembers
             | Self::ViewLedger
             | Self::ViewServiceAccounts
-            | Self::ManageServiceAccounts => true,
+            | Self::ManageServiceAccounts
+            | Self::ViewSchemas
+            | Self::ManageSchemas
+            | Self::ManageDatasets => true,
+            Self::ListDatasets => false,
         }
     }
 }
@@ -76,16 +86,37 @@ pub fn decide(standing: Standing, action: Action) -> Decision {
                 Decision::Deny("creating workspaces needs the tenant admin role".into())
             }
         }
-        Action::ViewWorkspace | Action::ViewMembers | Action::ViewLedger => {
-            match standing.effective_role() {
-                Some(_) => Decision::Allow,
-                None => Decision::NotFound,
-            }
-        }
+        Action::ViewWorkspace
+        | Action::ViewMembers
+        | Action::ViewLedger
+        | Action::ViewSchemas
+        | Action::ListDatasets => match standing.effective_role() {
+            Some(_) => Decision::Allow,
+            None => Decision::NotFound,
+        },
         Action::ManageMembers => needs_admin(standing, "managing members"),
         Action::ViewServiceAccounts => needs_admin(standing, "seeing service accounts"),
         Action::ManageServiceAccounts => needs_admin(standing, "managing service accounts"),
+        Action::ManageSchemas => needs_admin(standing, "changing schemas"),
+        Action::ManageDatasets => needs_admin(standing, "creating, changing or deleting data sets"),
     }
+}
+
+/// May the principal read data set `dataset`? `selection` is the list of a
+/// selected-data-sets account (ignored for everyone else). A data set outside
+/// the selection looks absent.
+pub fn decide_dataset_read(
+    standing: Standing,
+    selection: &[uuid::Uuid],
+    dataset: uuid::Uuid,
+) -> Decision {
+    if !standing.same_tenant || standing.effective_role().is_none() {
+        return Decision::NotFound;
+    }
+    if standing.datasets_only && !selection.contains(&dataset) {
+        return Decision::NotFound;
+    }
+    Decision::Allow
 }
 
 fn needs_admin(standing: Standing, what: &str) -> Decision {
@@ -207,6 +238,49 @@ mod tests {
                 Decision::NotFound
             );
         }
+    }
+
+    #[test]
+    fn data_sets_follow_access() {
+        use uuid::Uuid;
+        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let selected = Standing {
+            same_tenant: true,
+            tenant_admin: false,
+            role: Some(Role::Reader),
+            datasets_only: true,
+        };
+        assert!(decide_dataset_read(selected, &[mine], mine).is_allowed());
+        assert_eq!(
+            decide_dataset_read(selected, &[mine], other),
+            Decision::NotFound
+        );
+        assert!(decide(selected, Action::ListDatasets).is_allowed());
+        assert!(matches!(
+            decide(selected, Action::ViewSchemas),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            decide(selected, Action::ManageDatasets),
+            Decision::Deny(_)
+        ));
+        let reader = st(true, false, Some(Role::Reader));
+        assert!(decide_dataset_read(reader, &[], other).is_allowed());
+        assert!(decide(reader, Action::ViewSchemas).is_allowed());
+        assert!(matches!(
+            decide(reader, Action::ManageDatasets),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            decide(reader, Action::ManageSchemas),
+            Decision::Deny(_)
+        ));
+        let admin = st(true, false, Some(Role::Admin));
+        assert!(decide(admin, Action::ManageDatasets).is_allowed());
+        assert_eq!(
+            decide_dataset_read(st(true, false, None), &[], mine),
+            Decision::NotFound
+        );
     }
 
     #[test]

@@ -83,3 +83,41 @@ pub fn tenant(who: &Principal, tenant: Uuid, action: Action) -> Result<Standing,
     verdict(decide(st, action))?;
     Ok(st)
 }
+
+/// Data set `id` of workspace `ws` when `who` may read it, with the workspace.
+pub async fn dataset(
+    store: &dyn Store,
+    who: &Principal,
+    ws: Uuid,
+    id: Uuid,
+) -> Result<(Workspace, dwb_store::Dataset), Refusal> {
+    let workspace = store.workspace(ws).await?.ok_or(Refusal::NotFound)?;
+    let st = standing(store, who, &workspace).await?;
+    let d = store
+        .dataset(id)
+        .await?
+        .filter(|d| d.workspace_id == ws)
+        .ok_or(Refusal::NotFound)?;
+    verdict(dwb_core::policy::decide_dataset_read(
+        st,
+        selection(who),
+        d.id,
+    ))?;
+    Ok((workspace, d))
+}
+
+/// The data sets a selected-data-sets account holds (empty for everyone else).
+pub fn selection(who: &Principal) -> &[Uuid] {
+    match who {
+        Principal::ServiceAccount(a) => match &a.access {
+            dwb_core::access::Access::Datasets(ids) => ids,
+            dwb_core::access::Access::Workspace(_) => &[],
+        },
+        Principal::Person(_) => &[],
+    }
+}
+
+/// Whether `who`, standing `st`, may see data set `id` in lists.
+pub fn sees_dataset(who: &Principal, st: Standing, id: Uuid) -> bool {
+    dwb_core::policy::decide_dataset_read(st, selection(who), id).is_allowed()
+}

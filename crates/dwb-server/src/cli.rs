@@ -32,6 +32,9 @@ pub enum Command {
     /// Administration on the store of a server, also while it runs.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Data sets of a workspace.
+    #[command(subcommand)]
+    Datasets(crate::cli_datasets::DatasetCommand),
     /// Service accounts of a workspace, for automation and tests.
     #[command(subcommand, name = "service-accounts")]
     ServiceAccounts(crate::cli_accounts::AccountCommand),
@@ -55,6 +58,9 @@ pub struct StoreArgs {
     /// sqlite://PATH or postgres://user:password@host/db.
     #[arg(long, env = "DWB_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Folder where data sets live as Delta tables (default: <data-dir>/lake).
+    #[arg(long, env = "DWB_LAKE_URL")]
+    pub lake_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +149,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Admin(cmd) => admin(cmd).await,
         Command::ServiceAccounts(cmd) => crate::cli_accounts::run(cmd).await,
+        Command::Datasets(cmd) => crate::cli_datasets::run(cmd).await,
     }
 }
 
@@ -151,6 +158,7 @@ impl StoreArgs {
         let o = Overrides {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            lake_url: self.lake_url.clone(),
             ..more
         };
         Config::load(self.config.as_deref(), &o)

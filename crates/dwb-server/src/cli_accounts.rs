@@ -98,7 +98,7 @@ pub fn parse_access(text: &str) -> Result<Access, CoreError> {
         .map_err(|_| CoreError::new("--access", "must be reader, admin, or datasets[:ID,ID...]"))
 }
 
-async fn find_workspace(db: &SqlStore, name_or_id: &str) -> anyhow::Result<Workspace> {
+pub async fn find_workspace(db: &SqlStore, name_or_id: &str) -> anyhow::Result<Workspace> {
     if let Ok(id) = name_or_id.parse::<Uuid>() {
         if let Some(ws) = db.workspace(id).await? {
             return Ok(ws);

@@ -13,6 +13,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub public_url: Option<String>,
     pub database_url: Option<String>,
+    pub lake_url: Option<String>,
     pub session_hours: u64,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
@@ -34,6 +35,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./dwb-data"),
             public_url: None,
             database_url: None,
+            lake_url: None,
             session_hours: 12,
             max_body_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
@@ -61,6 +63,10 @@ data_dir = "./dwb-data"
 # The control store (DWB_DATABASE_URL, --database-url): sqlite://PATH or
 # postgres://user:password@host:5432/db. Default: SQLite at <data_dir>/dwb.db.
 # database_url = "postgres://postgres@127.0.0.1:5432/dwb"
+
+# Where data sets live as Delta tables (DWB_LAKE_URL, --lake-url): a local
+# folder. Default: <data_dir>/lake.
+# lake_url = "/var/lib/dwb/lake"
 
 # How long a portal session lasts, in hours.
 session_hours = 12
@@ -91,6 +97,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub public_url: Option<String>,
     pub database_url: Option<String>,
+    pub lake_url: Option<String>,
 }
 
 impl Config {
@@ -119,6 +126,9 @@ impl Config {
         if let Some(v) = &overrides.database_url {
             cfg.database_url = Some(v.clone());
         }
+        if let Some(v) = &overrides.lake_url {
+            cfg.lake_url = Some(v.clone());
+        }
         cfg.check()?;
         Ok(cfg)
     }
@@ -146,6 +156,14 @@ impl Config {
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("dwb.db").display()
             ),
+        }
+    }
+
+    /// The lake in force: the configured one, or `<data_dir>/lake`.
+    pub fn lake_url(&self) -> String {
+        match &self.lake_url {
+            Some(u) => u.clone(),
+            None => self.data_dir.join("lake").display().to_string(),
         }
     }
 

@@ -90,7 +90,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "dwb is listening on http://{bound} (public URL {})",
         settings.public_url
     );
-    let state = AppState::build(store.clone(), clock, settings, master).await?;
+    let lake = dwb_lake::Lake::open(&cfg.lake_url())
+        .map_err(|e| anyhow::anyhow!("--lake-url {}: {e}", cfg.lake_url()))?;
+    let state = AppState::build(store.clone(), clock, settings, master, lake).await?;
     state.spawn_background();
     run(listener, build_router(state), shutdown_signal()).await?;
     store.close().await;

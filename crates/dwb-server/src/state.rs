@@ -55,15 +55,26 @@ pub struct AppState {
     pub accounts: Arc<AccountCache>,
     pub tokens: Arc<TokenCache>,
     pub usage: Arc<Usage>,
+    pub lake: Arc<dwb_lake::Lake>,
 }
 
 impl AppState {
+    /// The data set operations with this state's store, lake and clock.
+    pub fn data(&self) -> crate::datasets::DataOps<'_> {
+        crate::datasets::DataOps {
+            store: self.store.as_ref(),
+            lake: &self.lake,
+            now: self.clock.now(),
+        }
+    }
+
     /// Loads the signing keys (creating the first) and starts following credential changes.
     pub async fn build(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         settings: Settings,
         master: MasterKey,
+        lake: dwb_lake::Lake,
     ) -> anyhow::Result<Self> {
         let keyring = Keyring::load(store.as_ref(), &master, clock.now()).await?;
         let accounts = AccountCache::default();
@@ -83,6 +94,7 @@ impl AppState {
             accounts: Arc::new(accounts),
             tokens: Arc::default(),
             usage: Arc::default(),
+            lake: Arc::new(lake),
         })
     }
 

@@ -3,6 +3,7 @@
 //! description, generated from the same handler annotations that build the
 //! router, so a route cannot exist without being described.
 
+pub mod datasets;
 pub mod error;
 pub mod json;
 pub mod service_accounts;
@@ -35,7 +36,7 @@ use crate::state::AppState;
     ),
     tags(
         (name = "Authentication", description = "OAuth2 client credentials"),
-        (name = "Workspaces"), (name = "Roles"), (name = "Ledger"), (name = "Service accounts"),
+        (name = "Workspaces"), (name = "Roles"), (name = "Ledger"), (name = "Service accounts"), (name = "Data sets"), (name = "Schemas"),
     )
 )]
 struct ApiDoc;
@@ -72,6 +73,7 @@ fn describe(mut doc: OpenApi, public_url: &str) -> OpenApi {
 /// The routes under `/api/v2` (each passing the gateway), `/oauth2/token`
 /// and `/api/v2/openapi.json`.
 pub fn router(state: &AppState) -> Router<AppState> {
+    use datasets as ds;
     use service_accounts as sa;
     let api = OpenApiRouter::<AppState>::new()
         .routes(routes!(workspaces::list, workspaces::create))
@@ -83,6 +85,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .routes(routes!(sa::get_one, sa::update, sa::delete))
         .routes(routes!(sa::regenerate))
         .routes(routes!(sa::api_key))
+        .routes(routes!(ds::list))
+        .routes(routes!(ds::catalogue))
+        .routes(routes!(ds::get_one, ds::delete))
+        .routes(routes!(ds::rows))
+        .routes(routes!(ds::schemas))
+        .routes(routes!(ds::add_schema))
+        .routes(routes!(ds::schema, ds::patch_schema))
+        .routes(routes!(ds::schema_version))
+        .routes(routes!(ds::add_version))
         .route_layer(middleware::from_fn_with_state(state.clone(), gateway));
     let (router, doc) =
         OpenApiRouter::<AppState>::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())

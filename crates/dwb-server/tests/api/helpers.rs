@@ -29,6 +29,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub demo: Workspace,
     pub master: MasterKey,
+    pub lake_dir: std::path::PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -59,11 +60,13 @@ pub async fn spawn_second_node(first: &TestApp) -> TestApp {
         public_url: Some(first.base.clone()),
         ..Config::default()
     };
+    let lake = dwb_lake::Lake::open(&first.lake_dir.display().to_string()).expect("lake opens");
     let state = AppState::build(
         store.clone(),
         first.clock.clone(),
         settings(&cfg, addr),
         first.master.clone(),
+        lake,
     )
     .await
     .expect("state builds");
@@ -74,6 +77,7 @@ pub async fn spawn_second_node(first: &TestApp) -> TestApp {
     }));
     TestApp {
         base: format!("http://{addr}"),
+        lake_dir: first.lake_dir.clone(),
         backend: first.backend,
         database_url: first.database_url.clone(),
         store,
@@ -113,11 +117,16 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         ..Config::default()
     };
     let master = MasterKey::generate();
+    let lake_dir = std::env::temp_dir()
+        .join("dwb-tests")
+        .join(format!("lake-{}", Uuid::new_v4().simple()));
+    let lake = dwb_lake::Lake::open(&lake_dir.display().to_string()).expect("lake opens");
     let state = AppState::build(
         store.clone(),
         clock.clone(),
         settings(&cfg, addr),
         master.clone(),
+        lake,
     )
     .await
     .expect("state builds");
@@ -128,6 +137,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     }));
     TestApp {
         base: format!("http://{addr}"),
+        lake_dir,
         backend,
         database_url,
         store,

@@ -6,6 +6,7 @@
 mod accounts;
 mod browser;
 mod cli;
+mod datasets;
 mod helpers;
 mod matrix;
 mod openapi;

@@ -1,0 +1,327 @@
+//! Data sets over HTTP on both stores: schemas, import, the catalogue, row
+//! queries, derived data sets that cannot be bypassed, access of each kind
+//! of account, rejected files, deletion.
+
+use dwb_core::access::{Access, Level};
+use dwb_core::Clock;
+use dwb_store::{Backend, Dataset, Store};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::accounts::{account, call, token};
+use crate::helpers::{spawn_app, TestApp};
+use crate::on_both_stores;
+
+const CSV: &str = "Time,Channel,Value\n\
+2026-01-01T00:00:00Z,A,1.5\n\
+2026-01-01T01:00:00Z,B,2.5\n\
+2026-01-01T02:00:00Z,A,3.5\n\
+2026-01-01T03:00:00Z,C,4.5\n\
+2026-01-01T04:00:00Z,A,5.5\n";
+
+/// Imports `csv` as data set `name` the way `dwb datasets import` does.
+async fn import(
+    app: &TestApp,
+    name: &str,
+    csv: &str,
+    version: Option<Uuid>,
+) -> Result<Dataset, String> {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dwb"))
+        .args([
+            "datasets",
+            "import",
+            "--workspace",
+            "Demo",
+            "--name",
+            name,
+            "--json",
+        ])
+        .args([
+            "--database-url",
+            &app.database_url,
+            "--lake-url",
+            &app.lake_dir.display().to_string(),
+        ])
+        .args(
+            version
+                .map(|v| vec!["--schema-version".to_string(), v.to_string()])
+                .unwrap_or_default(),
+        )
+        .arg("--csv")
+        .arg({
+            let p = app.lake_dir.with_extension(format!("{name}.csv"));
+            std::fs::write(&p, csv).unwrap();
+            p
+        })
+        .output()
+        .await
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id: Uuid = v["id"].as_str().unwrap().parse().unwrap();
+    Ok(app.store.dataset(id).await.unwrap().unwrap())
+}
+
+async fn data_sets_flow_from_schema_to_deletion(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ws = app.demo.id;
+    let admin = account(&app, ws, Access::Workspace(Level::Admin)).await;
+    let t = token(&app, &admin).await;
+
+    // A schema, then an import against its version.
+    let columns = json!([
+        {"name": "Time", "type": "DateTime", "isRequired": true, "isSortable": true, "isFilterable": true},
+        {"name": "Channel", "type": "String", "isFilterable": true},
+        {"name": "Value", "type": "Double", "isSortable": true, "isFilterable": true}
+    ]);
+    let (status, schema) = call(&app, "POST", &format!("/workspaces/{ws}/schemas/add"), &admin.key, &t,
+        Some(json!({"name": "Sensor readings", "shortName": "sr", "description": "d", "columns": columns}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{schema}");
+    let version: Uuid = schema["schemaVersions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(schema["defaultSchemaVersionId"], version.to_string());
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/workspaces/{ws}/schemas/add"),
+        &admin.key,
+        &t,
+        Some(json!({"name": "Bad", "columns": [{"name": "x", "type": "Float"}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "columns[0].type");
+
+    let readings = import(&app, "Readings", CSV, Some(version)).await.unwrap();
+    assert_eq!(readings.row_count, 5);
+    let inferred = import(&app, "Inferred", "a,b\n1,x\n2,y\n", None)
+        .await
+        .unwrap();
+    assert_eq!(inferred.row_count, 2);
+
+    // A bad file is rejected whole, with line and column; nothing becomes visible.
+    let before = app.store.datasets(ws).await.unwrap().len();
+    let schemas_before = app.store.schemas(ws).await.unwrap().len();
+    let err = import(
+        &app,
+        "Broken",
+        "Time,Channel,Value\n2026-01-01T00:00:00Z,A,1\nnot a time,B,abc\n",
+        Some(version),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("line 3, column Time"), "{err}");
+    assert!(err.contains("line 3, column Value"), "{err}");
+    assert_eq!(app.store.datasets(ws).await.unwrap().len(), before);
+    assert_eq!(app.store.schemas(ws).await.unwrap().len(), schemas_before);
+
+    // The catalogue.
+    let (status, list) = call(
+        &app,
+        "GET",
+        &format!("/workspaces/{ws}/datasets"),
+        &admin.key,
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let r = reqwest::Client::new()
+        .post(app.url(&format!("/api/v2/workspaces/{ws}/datasets/query")))
+        .header("Ocp-Apim-Subscription-Key", &admin.key)
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "an empty body is allowed");
+    let (_, page) = call(
+        &app,
+        "POST",
+        &format!("/workspaces/{ws}/datasets/query"),
+        &admin.key,
+        &t,
+        Some(json!({"datasetName": "read"})),
+    )
+    .await;
+    assert_eq!(page["totalCount"], 1);
+    assert_eq!(page["result"][0]["name"], "Readings");
+    assert_eq!(
+        page["result"][0]["schemaInfo"]["schemaName"],
+        "Sensor readings"
+    );
+    assert_eq!(page["result"][0]["isBaseDataset"], true);
+
+    // Rows: filters, sorting, paging, types.
+    let rows_path = format!("/workspaces/{ws}/datasets/{}/query", readings.id);
+    let (status, rows) = call(
+        &app,
+        "POST",
+        &rows_path,
+        &admin.key,
+        &t,
+        Some(json!({
+            "pageIndex": 1, "pageSize": 2,
+            "queryFilters": [{"column": "Channel", "filterType": "Equals", "filterValues": ["A"]}],
+            "sorting": {"column": "Time", "order": "Descending"}
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert_eq!(
+        rows["pagination"],
+        json!({"pageIndex": 1, "pageSize": 2, "totalPages": 2, "totalCount": 3})
+    );
+    assert_eq!(
+        rows["data"][0],
+        json!({"Time": "2026-01-01T04:00:00Z", "Channel": "A", "Value": 5.5})
+    );
+    let (status, body) = call(
+        &app,
+        "POST",
+        &rows_path,
+        &admin.key,
+        &t,
+        Some(json!({
+        "queryFilters": [{"column": "Nope", "filterType": "Equals", "filterValues": ["A"]}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["field"], "queryFilters[0].column");
+
+    // A derived data set: only its rows and columns, whatever is asked.
+    let derived = Dataset {
+        id: Uuid::new_v4(),
+        name: "Channel A values".into(),
+        base_dataset_id: Some(readings.id),
+        queries: json!([{"column": "Channel", "filterType": "Equals", "filterValues": ["A"]}]),
+        columns: json!(["Time", "Value"]),
+        ..readings.clone()
+    };
+    let e = dwb_server::ledger::system_event(
+        app.demo.tenant_id,
+        Some(ws),
+        app.clock.now(),
+        "DatasetCreated",
+        "dataset",
+        derived.id.to_string(),
+        "d",
+    );
+    app.store.create_dataset(&derived, e).await.unwrap();
+    let only = account(&app, ws, Access::Datasets(vec![derived.id])).await;
+    let ot = token(&app, &only).await;
+    let (status, list) = call(
+        &app,
+        "GET",
+        &format!("/workspaces/{ws}/datasets"),
+        &only.key,
+        &ot,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Channel A values"],
+        "a selected-data-sets account lists only its own"
+    );
+    let dpath = format!("/workspaces/{ws}/datasets/{}/query", derived.id);
+    let (status, rows) = call(
+        &app,
+        "POST",
+        &dpath,
+        &only.key,
+        &ot,
+        Some(json!({
+        "queryFilters": [{"column": "Value", "filterType": "Greater", "filterValues": [0]}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert_eq!(rows["pagination"]["totalCount"], 3);
+    assert!(rows["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r.get("Channel").is_none()));
+    for bypass in [
+        json!({"columnFilter": ["Channel"]}),
+        json!({"queryFilters": [{"column": "Channel", "filterType": "Equals", "filterValues": ["B"]}]}),
+        json!({"sorting": {"column": "Channel"}}),
+    ] {
+        let (status, _) = call(&app, "POST", &dpath, &only.key, &ot, Some(bypass.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bypass}");
+    }
+    let (status, _) = call(&app, "POST", &rows_path, &only.key, &ot, None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the base data set is not shared"
+    );
+    let (status, _) = call(
+        &app,
+        "GET",
+        &format!("/workspaces/{ws}/schemas"),
+        &only.key,
+        &ot,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Readers read and change nothing.
+    let reader = account(&app, ws, Access::Workspace(Level::Reader)).await;
+    let rt = token(&app, &reader).await;
+    let (status, _) = call(&app, "POST", &rows_path, &reader.key, &rt, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        &format!("/workspaces/{ws}/datasets/{}", readings.id),
+        &reader.key,
+        &rt,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Deleting the base data set removes the derived one and the shares.
+    let (status, _) = call(
+        &app,
+        "DELETE",
+        &format!("/workspaces/{ws}/datasets/{}", readings.id),
+        &admin.key,
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(
+        &app,
+        "GET",
+        &format!("/workspaces/{ws}/datasets/{}", derived.id),
+        &admin.key,
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let acct = app.store.account_secrets(only.id).await.unwrap().unwrap();
+    assert_eq!(acct.account.access, Access::Datasets(vec![]));
+    assert!(
+        !app.lake_dir.join(readings.id.to_string()).exists(),
+        "the table's files are gone"
+    );
+}
+on_both_stores!(data_sets_flow_from_schema_to_deletion);
