@@ -6,7 +6,7 @@ use axum::{middleware, Router};
 
 use crate::auth::discovery;
 use crate::http::{middleware as mw, ops};
-use crate::portal::{activity, assets, auth, members, workspaces};
+use crate::portal::{activity, assets, auth, datasets, members, workspaces};
 use crate::state::AppState;
 
 pub fn build_router(state: AppState) -> Router {
@@ -51,6 +51,8 @@ pub fn build_router(state: AppState) -> Router {
             post(members::remove),
         )
         .route("/workspaces/{id}/activity", get(activity::tab))
+        .route("/workspaces/{id}/datasets", get(datasets::tab))
+        .route("/workspaces/{id}/datasets/{ds}", get(datasets::page))
         .fallback(|| async { crate::error::PageError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), mw::observe))
         .layer(middleware::from_fn(mw::security_headers))

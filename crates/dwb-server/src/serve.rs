@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use dwb_core::SystemClock;
+use dwb_core::{Clock, SystemClock};
 use tokio::net::TcpListener;
 
 use crate::app::build_router;
@@ -65,6 +65,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.admin_password.as_deref(),
     )
     .await?;
+    let lake = dwb_lake::Lake::open(&cfg.lake_url())
+        .map_err(|e| anyhow::anyhow!("--lake-url {}: {e}", cfg.lake_url()))?;
+    if first.is_some() {
+        import_demo(store.as_ref(), &lake, clock.now()).await;
+    }
     if let Some(first) = first {
         println!(
             "First start: created tenant \"Default\", workspace \"Demo\" and the admin {}.",
@@ -90,14 +95,59 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "dwb is listening on http://{bound} (public URL {})",
         settings.public_url
     );
-    let lake = dwb_lake::Lake::open(&cfg.lake_url())
-        .map_err(|e| anyhow::anyhow!("--lake-url {}: {e}", cfg.lake_url()))?;
     let state = AppState::build(store.clone(), clock, settings, master, lake).await?;
     state.spawn_background();
     run(listener, build_router(state), shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+const DEMO_CSV: &[u8] = include_bytes!("../demo/sensor-readings.csv");
+
+/// Imports the sample data set into workspace "Demo" on first start, so a
+/// newcomer sees data at once. A failure is logged, not fatal.
+async fn import_demo(
+    store: &dyn dwb_store::Store,
+    lake: &dwb_lake::Lake,
+    now: dwb_core::Timestamp,
+) {
+    let result = async {
+        let tenant = store.default_tenant().await?.ok_or_else(|| anyhow::anyhow!("no tenant"))?;
+        let ws = store
+            .workspace_by_name(tenant.id, "Demo")
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no Demo workspace"))?;
+        let ops = crate::datasets::DataOps { store, lake, now };
+        let actor = crate::ledger::Actor::system();
+        let columns = serde_json::json!([
+            {"name": "Time", "displayName": "Time", "type": "DateTime", "isRequired": true, "isKey": true},
+            {"name": "Sensor", "displayName": "Sensor", "type": "String", "isRequired": true, "isKey": true},
+            {"name": "Temperature", "displayName": "Temperature (°C)", "type": "Decimal"},
+            {"name": "Humidity", "displayName": "Humidity (%)", "type": "Double"},
+            {"name": "Status", "displayName": "Status", "type": "String"}
+        ]);
+        let schema = ops
+            .create_schema(&actor, &ws, "Sensor readings", "sensors", "Hourly readings of a ship's sensors", &columns)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        ops.import_csv(
+            &actor,
+            &ws,
+            "Sensor readings January 2026",
+            "Hourly temperature and humidity of five sensors on board (sample data)",
+            serde_json::json!({"source": ["sample"]}),
+            schema.default_version_id,
+            DEMO_CSV,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not import the sample data set");
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight finish.

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod assets;
 pub mod auth;
+pub mod datasets;
 pub mod form;
 pub mod members;
 pub mod session;

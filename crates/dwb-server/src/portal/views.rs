@@ -168,3 +168,67 @@ pub struct ActivityPage {
     pub page: i64,
     pub total_pages: i64,
 }
+
+#[derive(Debug, Clone)]
+pub struct DatasetRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub kind: &'static str,
+    pub rows: i64,
+    pub schema: String,
+    pub created: String,
+    pub tags: String,
+    pub created_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "datasets.html")]
+pub struct DatasetsPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub q: String,
+    pub datasets: Vec<DatasetRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnRow {
+    pub name: String,
+    pub ty: String,
+    pub required: &'static str,
+    pub filterable: &'static str,
+    pub sortable: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub name: String,
+    pub sort_link: Option<String>,
+    pub mark: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "dataset.html")]
+pub struct DatasetPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub ds: DatasetRow,
+    pub columns: Vec<ColumnRow>,
+    pub headers: Vec<Header>,
+    pub rows: Vec<Vec<String>>,
+    pub filterable: Vec<String>,
+    pub f_col: String,
+    pub f_val: String,
+    pub sort: String,
+    pub dir: String,
+    pub page: i64,
+    pub total_pages: i64,
+    pub total: i64,
+    pub prev_link: Option<String>,
+    pub next_link: Option<String>,
+    pub error: Option<String>,
+    pub shared: Vec<String>,
+    pub all_data: usize,
+}

@@ -165,6 +165,18 @@ async fn the_first_start_prints_a_one_time_password_once(backend: Backend) {
         body.contains("one-time password"),
         "the admin chooses a password first"
     );
+    let (ok, out, err) = output(
+        &["datasets", "list", "--workspace", "Demo", "--json"],
+        &place.args(),
+    )
+    .await;
+    assert!(ok, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        list[0]["name"], "Sensor readings January 2026",
+        "the sample data set is there"
+    );
+    assert_eq!(list[0]["rows"], 3600);
     assert!(server.stop().await.success(), "SIGTERM ends dwb cleanly");
     if backend == Backend::Sqlite {
         assert!(place.dir.join("dwb.db").exists());

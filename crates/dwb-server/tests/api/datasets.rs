@@ -325,3 +325,47 @@ async fn data_sets_flow_from_schema_to_deletion(backend: Backend) {
     );
 }
 on_both_stores!(data_sets_flow_from_schema_to_deletion);
+
+async fn the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ws = app.demo.id;
+    let d = import(&app, "Readings", CSV, None).await.unwrap();
+    let shared = account(&app, ws, Access::Datasets(vec![d.id])).await;
+    let _ = shared;
+    let reader = app.person("ann@example.org", "ann password 1", false).await;
+    app.add_member(ws, reader, dwb_core::validate::Role::Reader)
+        .await;
+    let mut p = app.signed_in("ann@example.org", "ann password 1").await;
+    let (status, body) = p.get(&format!("/workspaces/{ws}/datasets")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Data catalogue") && body.contains(">Readings</a>"),
+        "{body}"
+    );
+    let (_, body) = p.get(&format!("/workspaces/{ws}/datasets?q=nothing")).await;
+    assert!(body.contains("No data set matches"));
+    let page = format!("/workspaces/{ws}/datasets/{}", d.id);
+    let (status, body) = p.get(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Page 1 of 1 (5 rows)"), "{body}");
+    assert!(body.contains("2026-01-01T04:00:00Z"));
+    assert!(
+        body.contains("robot (owner@example.org)"),
+        "the Shared with list names the account"
+    );
+    let (_, body) = p
+        .get(&format!("{page}?col=Channel&val=A&sort=Value&dir=desc"))
+        .await;
+    assert!(body.contains("(3 rows)"), "{body}");
+    let first = body.find("5.5").unwrap();
+    let last = body.find("1.5").unwrap();
+    assert!(first < last, "sorted descending");
+    let (status, body) = p.get(&format!("{page}?col=Nope&val=x")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("unknown column"), "{body}");
+    let (status, _) = p
+        .get(&format!("/workspaces/{ws}/datasets/{}", Uuid::new_v4()))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+on_both_stores!(the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with);

@@ -1,0 +1,293 @@
+//! The Data catalogue tab and a data set's page: its facts, columns, a
+//! paged table of rows with a filter and sorting, and who it is shared with.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use dwb_core::access::Access;
+use dwb_core::policy::Action;
+use dwb_lake::{Filter, FilterOp, RowQuery, Sort};
+use dwb_store::{Dataset, Store};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::access;
+use crate::datasets::DataError;
+use crate::error::PageError;
+use crate::portal::session::SignedIn;
+use crate::portal::views::{
+    render, show_time, ColumnRow, DatasetPage, DatasetRow, DatasetsPage, Header, WsView,
+};
+use crate::portal::workspaces::open;
+use crate::state::AppState;
+
+const PAGE_SIZE: i64 = 50;
+
+fn url_encode(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)])
+        .unwrap_or_default()
+        .trim_start_matches("v=")
+        .to_string()
+}
+
+async fn row_of(store: &dyn Store, d: &Dataset) -> Result<DatasetRow, PageError> {
+    let schema = match store.schema_version(d.schema_version_id).await? {
+        Some(v) => match store.schema(v.schema_id).await? {
+            Some(s) => format!("{} ({})", s.name, v.name),
+            None => String::new(),
+        },
+        None => String::new(),
+    };
+    let tags = d
+        .tags
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}: {}",
+                        v.as_array()
+                            .map(|a| a
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", "))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    Ok(DatasetRow {
+        id: d.id.to_string(),
+        name: d.name.clone(),
+        description: d.description.clone(),
+        kind: if d.base_dataset_id.is_none() {
+            "Base"
+        } else {
+            "Derived"
+        },
+        rows: d.row_count,
+        schema,
+        created: show_time(d.created_at),
+        tags,
+        created_by: d.created_by.clone(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn tab(
+    State(state): State<AppState>,
+    who: SignedIn,
+    Path(id): Path<String>,
+    Query(s): Query<SearchQuery>,
+) -> Result<Response, PageError> {
+    let o = open(&state, &who, &id, Action::ListDatasets).await?;
+    let needle = s.q.trim().to_lowercase();
+    let mut rows = Vec::new();
+    for d in state.store.datasets(o.ws.id).await? {
+        if needle.is_empty() || d.name.to_lowercase().contains(&needle) {
+            rows.push(row_of(state.store.as_ref(), &d).await?);
+        }
+    }
+    Ok(render(&DatasetsPage {
+        nav: who.nav(),
+        ws: WsView::from(&o.ws),
+        tab: "datasets",
+        q: s.q.trim().to_string(),
+        datasets: rows,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RowsQuery {
+    page: Option<String>,
+    #[serde(default)]
+    col: String,
+    #[serde(default)]
+    val: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    dir: String,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    who: SignedIn,
+    Path((id, ds)): Path<(String, String)>,
+    Query(q): Query<RowsQuery>,
+) -> Result<Response, PageError> {
+    let o = open(&state, &who, &id, Action::ListDatasets).await?;
+    let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
+    let (ws, d) = access::dataset(
+        state.store.as_ref(),
+        &access::person(&who.user),
+        o.ws.id,
+        ds,
+    )
+    .await?;
+    let ops = state.data();
+    let (_, table) = ops
+        .version(&ws, d.schema_version_id)
+        .await
+        .map_err(data_error)?;
+    let visible: Vec<String> = match d.columns.as_array() {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .filter_map(|c| c.as_str().map(String::from))
+            .collect(),
+        _ => table.columns.iter().map(|c| c.name.clone()).collect(),
+    };
+    let index = q
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let mut query = RowQuery {
+        page_index: index,
+        page_size: PAGE_SIZE,
+        columns: Some(visible.clone()),
+        filters: Vec::new(),
+        sort: None,
+    };
+    if !q.col.is_empty() {
+        query.filters.push(Filter {
+            column: q.col.clone(),
+            op: FilterOp::Equals,
+            values: vec![Value::String(q.val.clone())],
+        });
+    }
+    if !q.sort.is_empty() {
+        query.sort = Some(Sort {
+            column: q.sort.clone(),
+            descending: q.dir == "desc",
+        });
+    }
+    let (page, error) = match ops.rows(&ws, &d, query).await {
+        Ok(p) => (Some(p), None),
+        Err(DataError::Invalid { field, message }) => (None, Some(format!("{field}: {message}"))),
+        Err(other) => return Err(data_error(other)),
+    };
+    let base = format!("/workspaces/{}/datasets/{}", ws.id, d.id);
+    let link = |page: i64, sort: &str, dir: &str| {
+        format!(
+            "{base}?page={page}&col={}&val={}&sort={}&dir={dir}",
+            url_encode(&q.col),
+            url_encode(&q.val),
+            url_encode(sort)
+        )
+    };
+    let headers = visible
+        .iter()
+        .map(|name| {
+            let sortable = table.column(name).is_some_and(|(_, c)| c.sortable);
+            let current = q.sort == *name;
+            let next_dir = if current && q.dir != "desc" {
+                "desc"
+            } else {
+                "asc"
+            };
+            Header {
+                name: name.clone(),
+                sort_link: sortable.then(|| link(1, name, next_dir)),
+                mark: match (current, q.dir == "desc") {
+                    (true, true) => " ▼",
+                    (true, false) => " ▲",
+                    _ => "",
+                },
+            }
+        })
+        .collect();
+    let (rows, total, total_pages) = match &page {
+        Some(p) => (
+            p.rows
+                .iter()
+                .map(|r| visible.iter().map(|c| show_value(r.get(c))).collect())
+                .collect(),
+            p.total_count,
+            p.total_pages.max(1),
+        ),
+        None => (Vec::new(), 0, 1),
+    };
+    let mut shared = Vec::new();
+    let mut all_data = 0;
+    for a in state.store.service_accounts(ws.id).await? {
+        match &a.access {
+            Access::Datasets(ids) if ids.contains(&d.id) => {
+                shared.push(format!("{} ({})", a.name, a.contact_email))
+            }
+            Access::Workspace(_) => all_data += 1,
+            Access::Datasets(_) => {}
+        }
+    }
+    Ok(render(&DatasetPage {
+        nav: who.nav(),
+        ws: WsView::from(&ws),
+        tab: "datasets",
+        ds: row_of(state.store.as_ref(), &d).await?,
+        columns: table
+            .columns
+            .iter()
+            .filter(|c| visible.contains(&c.name))
+            .map(|c| ColumnRow {
+                name: c.name.clone(),
+                ty: c.ty.as_str().to_string(),
+                required: yes_no(c.required),
+                filterable: yes_no(c.filterable),
+                sortable: yes_no(c.sortable),
+            })
+            .collect(),
+        headers,
+        rows,
+        filterable: table
+            .columns
+            .iter()
+            .filter(|c| c.filterable && visible.contains(&c.name))
+            .map(|c| c.name.clone())
+            .collect(),
+        f_col: q.col.clone(),
+        f_val: q.val.clone(),
+        sort: q.sort.clone(),
+        dir: q.dir.clone(),
+        page: index,
+        total_pages,
+        total,
+        prev_link: (index > 1).then(|| link(index - 1, &q.sort, &q.dir)),
+        next_link: (index < total_pages).then(|| link(index + 1, &q.sort, &q.dir)),
+        error,
+        shared,
+        all_data,
+    }))
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn show_value(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn data_error(e: DataError) -> PageError {
+    match e {
+        DataError::NotFound(_) => PageError::NotFound,
+        DataError::Store(s) => s.into(),
+        other => PageError::Internal(other.to_string()),
+    }
+}
