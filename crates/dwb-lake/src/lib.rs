@@ -9,6 +9,7 @@
 
 mod batch;
 mod error;
+mod files;
 mod infer;
 mod ingest;
 mod lake;
@@ -18,6 +19,7 @@ mod schema;
 mod values;
 
 pub use error::LakeError;
+pub use files::{FileStream, TableFile};
 pub use infer::infer_schema;
 pub use ingest::{IngestReport, WriteMode, BATCH_ROWS, MAX_ERRORS};
 pub use lake::Lake;

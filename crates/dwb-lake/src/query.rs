@@ -114,6 +114,13 @@ pub(crate) struct Plan<'s> {
 }
 
 impl RowQuery {
+    /// Checks columns, filters and sorting against `schema` without reading
+    /// anything; a `BadInput` names the API field (`columnFilter[i]`,
+    /// `queryFilters[i].column`, `queryFilters[i].filterValues`, …).
+    pub fn check(&self, schema: &TableSchema) -> Result<(), LakeError> {
+        self.plan(schema).map(|_| ())
+    }
+
     /// Checks the query against `schema`; a `BadInput` names the API field.
     pub(crate) fn plan<'s>(&self, schema: &'s TableSchema) -> Result<Plan<'s>, LakeError> {
         let page_index = match self.page_index {

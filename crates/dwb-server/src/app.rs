@@ -6,7 +6,7 @@ use axum::{middleware, Router};
 
 use crate::auth::discovery;
 use crate::http::{middleware as mw, ops};
-use crate::portal::{activity, assets, auth, datasets, members, workspaces};
+use crate::portal::{activity, api_tab, assets, auth, datasets, members, workspaces};
 use crate::state::AppState;
 
 pub fn build_router(state: AppState) -> Router {
@@ -16,6 +16,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/static/{file}", get(assets::file))
+        .route("/api/docs", get(assets::api_docs))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route(
             "/.well-known/openid-configuration",
@@ -51,6 +52,30 @@ pub fn build_router(state: AppState) -> Router {
             post(members::remove),
         )
         .route("/workspaces/{id}/activity", get(activity::tab))
+        .route("/workspaces/{id}/api", get(api_tab::home))
+        .route(
+            "/workspaces/{id}/api/new",
+            get(api_tab::new_form).post(api_tab::create),
+        )
+        .route("/workspaces/{id}/api/{acct}", get(api_tab::account))
+        .route(
+            "/workspaces/{id}/api/{acct}/details",
+            post(api_tab::save_details),
+        )
+        .route(
+            "/workspaces/{id}/api/{acct}/access",
+            post(api_tab::save_access),
+        )
+        .route("/workspaces/{id}/api/{acct}/datasets", get(api_tab::pick))
+        .route(
+            "/workspaces/{id}/api/{acct}/secret",
+            post(api_tab::regenerate),
+        )
+        .route("/workspaces/{id}/api/{acct}/delete", post(api_tab::delete))
+        .route(
+            "/workspaces/{id}/api/{acct}/python",
+            get(api_tab::python_download).post(api_tab::python_with_secret),
+        )
         .route("/workspaces/{id}/datasets", get(datasets::tab))
         .route("/workspaces/{id}/datasets/{ds}", get(datasets::page))
         .fallback(|| async { crate::error::PageError::NotFound })

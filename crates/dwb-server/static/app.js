@@ -23,3 +23,29 @@ document.addEventListener("submit", function (ev) {
   var msg = ev.target.getAttribute("data-confirm");
   if (msg && !window.confirm(msg)) ev.preventDefault();
 });
+// Radio buttons with data-toggle show the box they name and hide their siblings' boxes.
+function syncToggles(root) {
+  root.querySelectorAll("input[type=radio][data-toggle]").forEach(function (r) {
+    var box = document.getElementById(r.getAttribute("data-toggle"));
+    if (box) box.classList.toggle("is-hidden", !r.checked);
+  });
+}
+document.addEventListener("change", function (ev) {
+  if (ev.target.matches && ev.target.matches("input[type=radio][data-toggle]")) {
+    syncToggles(ev.target.form || document);
+  }
+});
+// Links with data-dialog open that <dialog>; data-close closes it.
+document.addEventListener("click", function (ev) {
+  var open = ev.target.closest("[data-dialog]");
+  if (open) {
+    var d = document.getElementById(open.getAttribute("data-dialog"));
+    if (d && d.showModal) { ev.preventDefault(); if (!d.open) d.showModal(); }
+    return;
+  }
+  var close = ev.target.closest("[data-close]");
+  if (close) {
+    var c = document.getElementById(close.getAttribute("data-close"));
+    if (c && c.close && c.open) { ev.preventDefault(); c.close(); }
+  }
+});

@@ -5,6 +5,7 @@
 mod accounts;
 mod datasets;
 mod error;
+mod jobs;
 mod model;
 mod sql;
 pub mod testdb;
@@ -17,6 +18,7 @@ use dwb_core::Timestamp;
 use uuid::Uuid;
 
 pub use error::StoreError;
+pub use jobs::{IngestJob, IngestOperation, IngestStatus, JobOutcome};
 pub use model::*;
 pub use sql::{migration_versions, Backend, SqlStore};
 pub use url::redact_url;
@@ -173,4 +175,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Deletes a data set and its derived data sets; returns the ids removed.
     async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>>;
+
+    // Ingest jobs.
+    async fn create_ingest_job(&self, job: &IngestJob, event: NewEvent) -> StoreResult<()>;
+    async fn ingest_job(&self, id: Uuid) -> StoreResult<Option<IngestJob>>;
+    /// Moves a job from `from` to `to`; `false` (nothing changed) when it was elsewhere.
+    async fn transition_ingest_job(
+        &self,
+        id: Uuid,
+        from: IngestStatus,
+        to: IngestStatus,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Records how a job ended (`Succeeded` without errors, else `Failed`).
+    async fn finish_ingest_job(
+        &self,
+        id: Uuid,
+        outcome: JobOutcome,
+        now: Timestamp,
+    ) -> StoreResult<()>;
 }

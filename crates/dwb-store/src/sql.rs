@@ -13,13 +13,14 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
-use crate::{accounts, datasets};
+use crate::{accounts, datasets, jobs};
 use crate::{
     redact_url, AccountChange, AccountSecrets, Bootstrap, BootstrapDone, Dataset, Event, Member,
     MemberTarget, NewEvent, NewSchema, NewSchemaVersion, NewSecret, NewServiceAccount, NewSession,
     NewUser, NewWorkspace, RoleHolder, SchemaChange, SchemaRecord, SchemaVersion, ServiceAccount,
     Store, StoreError, StoreResult, StoredSigningKey, Tenant, User, Workspace,
 };
+use crate::{IngestJob, IngestStatus, JobOutcome};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -773,5 +774,28 @@ impl Store for SqlStore {
     }
     async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>> {
         datasets::delete_dataset(&self.pool, id, event).await
+    }
+    async fn create_ingest_job(&self, job: &IngestJob, event: NewEvent) -> StoreResult<()> {
+        jobs::create(&self.pool, job, event).await
+    }
+    async fn ingest_job(&self, id: Uuid) -> StoreResult<Option<IngestJob>> {
+        jobs::get(&self.pool, id).await
+    }
+    async fn transition_ingest_job(
+        &self,
+        id: Uuid,
+        from: IngestStatus,
+        to: IngestStatus,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        jobs::transition(&self.pool, id, from, to, now).await
+    }
+    async fn finish_ingest_job(
+        &self,
+        id: Uuid,
+        outcome: JobOutcome,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        jobs::finish(&self.pool, id, outcome, now).await
     }
 }

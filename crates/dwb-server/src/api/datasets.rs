@@ -75,7 +75,7 @@ pub struct DatasetOut {
     pub row_count: i64,
 }
 
-async fn dataset_out(state: &AppState, d: &Dataset) -> Result<DatasetOut, ApiError> {
+pub async fn dataset_out(state: &AppState, d: &Dataset) -> Result<DatasetOut, ApiError> {
     let schema_name = match state.store.schema_version(d.schema_version_id).await? {
         Some(v) => state
             .store

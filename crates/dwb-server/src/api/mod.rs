@@ -4,15 +4,18 @@
 //! router, so a route cannot exist without being described.
 
 pub mod datasets;
+pub mod derived;
 pub mod error;
+pub mod ingest;
 pub mod json;
+pub mod lake_files;
 pub mod service_accounts;
 pub mod types;
 pub mod workspaces;
 
 use std::sync::Arc;
 
-use axum::routing::{any, get};
+use axum::routing::{any, get, put};
 use axum::{middleware, Json, Router};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
@@ -36,7 +39,7 @@ use crate::state::AppState;
     ),
     tags(
         (name = "Authentication", description = "OAuth2 client credentials"),
-        (name = "Workspaces"), (name = "Roles"), (name = "Ledger"), (name = "Service accounts"), (name = "Data sets"), (name = "Schemas"),
+        (name = "Workspaces"), (name = "Roles"), (name = "Ledger"), (name = "Service accounts"), (name = "Data sets"), (name = "Schemas"), (name = "Ingest"),
     )
 )]
 struct ApiDoc;
@@ -94,6 +97,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .routes(routes!(ds::schema, ds::patch_schema))
         .routes(routes!(ds::schema_version))
         .routes(routes!(ds::add_version))
+        .routes(routes!(derived::derive))
+        .routes(routes!(lake_files::sas))
+        .routes(routes!(ingest::create))
+        .routes(routes!(ingest::status))
+        .routes(routes!(ingest::start))
         .route_layer(middleware::from_fn_with_state(state.clone(), gateway));
     let (router, doc) =
         OpenApiRouter::<AppState>::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
@@ -108,6 +116,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/v2/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
+        // Signed links: the signature is the credential, so no gateway.
+        .route("/upload/{job_id}", put(ingest::upload))
+        .route("/lake/{dataset_id}", get(lake_files::list))
+        .route("/lake/{dataset_id}/{*path}", get(lake_files::file))
         .route(
             "/api/v2/{*rest}",
             any(|| async { error::ApiError::NotFound("no such endpoint".into()) }),

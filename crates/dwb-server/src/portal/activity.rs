@@ -68,6 +68,7 @@ pub async fn tab(
         nav: who.nav(),
         ws: WsView::from(&o.ws),
         tab: "activity",
+        ws_admin: o.role == dwb_core::validate::Role::Admin,
         events: events.iter().map(row).collect(),
         page: page.index,
         total_pages: page.total_pages(total).max(1),

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::PageError;
 
-const FILES: [(&str, &str, &str); 2] = [
+const FILES: [(&str, &str, &str); 3] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -16,6 +16,11 @@ const FILES: [(&str, &str, &str); 2] = [
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/app.js"),
+    ),
+    (
+        "apidocs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/apidocs.js"),
     ),
 ];
 
@@ -31,4 +36,19 @@ pub async fn file(Path(name): Path<String>) -> Response {
             .into_response(),
         None => PageError::NotFound.into_response(),
     }
+}
+
+#[derive(askama::Template)]
+#[template(path = "apidocs.html")]
+struct ApiDocsPage {
+    public_url: String,
+}
+
+/// `/api/docs`: the API description rendered by the vendored `apidocs.js`.
+pub async fn api_docs(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> Response {
+    crate::portal::views::render(&ApiDocsPage {
+        public_url: state.settings.public_url.clone(),
+    })
 }

@@ -100,6 +100,7 @@ pub async fn tab(
         nav: who.nav(),
         ws: WsView::from(&o.ws),
         tab: "datasets",
+        ws_admin: o.role == dwb_core::validate::Role::Admin,
         q: s.q.trim().to_string(),
         datasets: rows,
     }))
@@ -232,6 +233,7 @@ pub async fn page(
         nav: who.nav(),
         ws: WsView::from(&ws),
         tab: "datasets",
+        ws_admin: o.role == dwb_core::validate::Role::Admin,
         ds: row_of(state.store.as_ref(), &d).await?,
         columns: table
             .columns

@@ -47,6 +47,7 @@ async fn page(
         csrf: who.csrf.clone(),
         ws: WsView::from(&o.ws),
         tab: "members",
+        ws_admin: o.role == Role::Admin,
         is_admin: o.role == Role::Admin,
         members: members
             .iter()

@@ -1,6 +1,7 @@
 //! The web portal: server-rendered HTML pages for people.
 
 pub mod activity;
+pub mod api_tab;
 pub mod assets;
 pub mod auth;
 pub mod datasets;

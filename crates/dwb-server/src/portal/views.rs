@@ -138,6 +138,7 @@ pub struct MembersPage {
     pub csrf: String,
     pub ws: WsView,
     pub tab: &'static str,
+    pub ws_admin: bool,
     pub is_admin: bool,
     pub members: Vec<MemberRow>,
     pub notice: Option<String>,
@@ -164,6 +165,7 @@ pub struct ActivityPage {
     pub nav: Option<Nav>,
     pub ws: WsView,
     pub tab: &'static str,
+    pub ws_admin: bool,
     pub events: Vec<EventRow>,
     pub page: i64,
     pub total_pages: i64,
@@ -188,6 +190,7 @@ pub struct DatasetsPage {
     pub nav: Option<Nav>,
     pub ws: WsView,
     pub tab: &'static str,
+    pub ws_admin: bool,
     pub q: String,
     pub datasets: Vec<DatasetRow>,
 }
@@ -214,6 +217,7 @@ pub struct DatasetPage {
     pub nav: Option<Nav>,
     pub ws: WsView,
     pub tab: &'static str,
+    pub ws_admin: bool,
     pub ds: DatasetRow,
     pub columns: Vec<ColumnRow>,
     pub headers: Vec<Header>,
@@ -231,4 +235,123 @@ pub struct DatasetPage {
     pub error: Option<String>,
     pub shared: Vec<String>,
     pub all_data: usize,
+}
+
+/// A service account in the API management sidebar.
+#[derive(Debug, Clone)]
+pub struct AcctLink {
+    pub id: String,
+    pub name: String,
+}
+
+/// What the account forms hold (kept when input is refused).
+#[derive(Debug, Clone, Default)]
+pub struct AcctForm {
+    pub name: String,
+    pub contact_email: String,
+    /// `all`, `datasets` or empty.
+    pub mode: String,
+    pub level: String,
+}
+
+/// A data set to pick or that is shared.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub id: String,
+    pub name: String,
+    pub checked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AcctView {
+    pub id: String,
+    pub name: String,
+    pub access: String,
+    pub secret_created: String,
+    pub secret_expires: String,
+    pub expiry_warning: Option<String>,
+    pub last_used: String,
+    pub created: String,
+    pub created_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "api_home.html")]
+pub struct ApiHomePage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub ws_admin: bool,
+    pub accounts: Vec<AcctLink>,
+    pub selected: String,
+    pub notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "api_new.html")]
+pub struct ApiNewPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub ws_admin: bool,
+    pub accounts: Vec<AcctLink>,
+    pub selected: String,
+    pub csrf: String,
+    pub form: AcctForm,
+    pub choices: Vec<Choice>,
+    pub errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "api_created.html")]
+pub struct ApiCreatedPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub ws_admin: bool,
+    pub accounts: Vec<AcctLink>,
+    pub selected: String,
+    pub csrf: String,
+    pub title: String,
+    pub client_id: String,
+    pub secret: String,
+    pub api_key: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "api_account.html")]
+pub struct ApiAccountPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub ws_admin: bool,
+    pub accounts: Vec<AcctLink>,
+    pub selected: String,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub acct: AcctView,
+    pub form: AcctForm,
+    pub errors: FieldErrors,
+    pub api_key: Option<String>,
+    pub base_url: String,
+    pub token_url: String,
+    pub shared: Vec<Choice>,
+    pub confirm_remove: bool,
+}
+
+#[derive(Template)]
+#[template(path = "api_pick.html")]
+pub struct ApiPickPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub ws_admin: bool,
+    pub accounts: Vec<AcctLink>,
+    pub selected: String,
+    pub csrf: String,
+    pub acct_id: String,
+    pub acct_name: String,
+    pub q: String,
+    pub current: Vec<String>,
+    pub choices: Vec<Choice>,
 }

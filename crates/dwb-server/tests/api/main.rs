@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod api_tab;
 mod browser;
 mod cli;
 mod datasets;
 mod helpers;
+mod ingest;
 mod matrix;
 mod openapi;
 mod ops;

@@ -1,0 +1,166 @@
+//! Raw files: a table's files listed and streamed (for signed read URLs), and
+//! staged uploads kept in the lake's own storage beside the tables, so any
+//! node can ingest what another received.
+
+use bytes::Bytes;
+use deltalake::logstore::object_store::buffered::BufWriter;
+use deltalake::logstore::object_store::{self, ObjectStoreExt};
+use deltalake::Path;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::LakeError;
+use crate::lake::Lake;
+
+/// The folder under the lake root holding staged uploads (not a valid data set id).
+const STAGING: &str = "_staging";
+
+/// One file of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableFile {
+    /// Relative to the table folder, `/`-separated (e.g. `_delta_log/00000000000000000000.json`).
+    pub path: String,
+    pub size: u64,
+    /// Milliseconds since the Unix epoch.
+    pub modified_ms: i64,
+}
+
+/// An open file: its size and its bytes as a stream.
+pub struct FileStream {
+    pub size: u64,
+    pub bytes: BoxStream<'static, Result<Bytes, LakeError>>,
+}
+
+impl std::fmt::Debug for FileStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStream")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+fn storage(e: object_store::Error, what: &str) -> LakeError {
+    match e {
+        object_store::Error::NotFound { .. } => LakeError::NotFound(what.to_string()),
+        other => LakeError::Storage(other.to_string()),
+    }
+}
+
+/// A relative path inside a table: no empty, `.` or `..` segments, no backslashes.
+fn relative(path: &str) -> Result<Path, LakeError> {
+    let ok = !path.is_empty()
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
+    if !ok {
+        return Err(LakeError::bad("path", "not a file path inside the table"));
+    }
+    Path::parse(path).map_err(|_| LakeError::bad("path", "not a file path inside the table"))
+}
+
+impl Lake {
+    /// Every file of `table` (data and log), sorted by path. `NotFound` when absent.
+    pub async fn table_files(&self, table: &str) -> Result<Vec<TableFile>, LakeError> {
+        let url = self.table_path(table)?;
+        if self.load(table).await?.is_none() {
+            return Err(LakeError::NotFound(table.to_string()));
+        }
+        let store = Self::table_store(&url)?;
+        let mut files: Vec<TableFile> = store
+            .list(None)
+            .map_ok(|m| TableFile {
+                path: m.location.to_string(),
+                size: m.size,
+                modified_ms: m.last_modified.timestamp_millis(),
+            })
+            .try_collect()
+            .await?;
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// Streams file `path` (relative to the table folder) of `table`.
+    pub async fn table_file(&self, table: &str, path: &str) -> Result<FileStream, LakeError> {
+        let url = self.table_path(table)?;
+        let location = relative(path)?;
+        let store = Self::table_store(&url)?;
+        let got = store.get(&location).await.map_err(|e| storage(e, path))?;
+        let size = got.meta.size;
+        let what = path.to_string();
+        let bytes = got
+            .into_stream()
+            .map(move |r| r.map_err(|e| storage(e, &what)))
+            .boxed();
+        Ok(FileStream { size, bytes })
+    }
+
+    fn staged_path(name: &str) -> Result<Path, LakeError> {
+        let ok = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(LakeError::bad(
+                "name",
+                "a staged file name is 1 to 128 of A-Z a-z 0-9 _ -",
+            ));
+        }
+        Ok(Path::from(format!("{STAGING}/{name}")))
+    }
+
+    /// A writer for staged file `name`, uploaded in parts (bounded memory).
+    /// Call `shutdown` to complete it; until then it does not exist.
+    pub fn stage_writer(&self, name: &str) -> Result<impl AsyncWrite + Unpin + Send, LakeError> {
+        let path = Self::staged_path(name)?;
+        Ok(BufWriter::new(Self::table_store(self.root())?, path))
+    }
+
+    /// Reads staged file `name` as a stream.
+    pub async fn stage_reader(
+        &self,
+        name: &str,
+    ) -> Result<impl AsyncRead + Unpin + Send, LakeError> {
+        let path = Self::staged_path(name)?;
+        let store = Self::table_store(self.root())?;
+        let got = store.get(&path).await.map_err(|e| storage(e, name))?;
+        let stream = got.into_stream().map_err(std::io::Error::other);
+        Ok(tokio_util::io::StreamReader::new(stream))
+    }
+
+    /// Removes staged file `name` (absent is fine).
+    pub async fn unstage(&self, name: &str) -> Result<(), LakeError> {
+        let path = Self::staged_path(name)?;
+        let store = Self::table_store(self.root())?;
+        match store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(LakeError::Storage(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_table() {
+        assert!(relative("_delta_log/00000000000000000000.json").is_ok());
+        assert!(relative("part-0001.parquet").is_ok());
+        for bad in [
+            "",
+            "../x",
+            "a/../../b",
+            "/etc/passwd",
+            "a//b",
+            "a\\b",
+            "./a",
+        ] {
+            assert!(relative(bad).is_err(), "{bad}");
+        }
+        assert!(Lake::staged_path("job-1").is_ok());
+        assert!(Lake::staged_path("../x").is_err());
+    }
+}

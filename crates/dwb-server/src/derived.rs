@@ -1,0 +1,148 @@
+//! Derived data sets: a saved view (row filters and a column subset) of a base data set, checked against its schema; a view of a view is flattened onto the base with both sets of filters.
+
+use dwb_lake::RowQuery;
+use dwb_store::{Dataset, Workspace};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::datasets::{parse_filters, DataError, DataOps};
+use crate::ledger::{event, Actor, Resource};
+
+/// What the caller asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewDerived {
+    pub name: String,
+    pub description: String,
+    /// `[{column, filterType, filterValues}]`.
+    pub queries: Value,
+    /// Column names; empty keeps the source's columns.
+    pub columns: Vec<String>,
+    pub tags: Value,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> DataError {
+    DataError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The lake names fields as in a row query; a derived data set calls them `queries` and `columns`.
+fn renamed(e: DataError) -> DataError {
+    match e {
+        DataError::Invalid { field, message } => {
+            let field = if let Some(rest) = field.strip_prefix("queryFilters") {
+                format!("queries{rest}")
+            } else if let Some(rest) = field.strip_prefix("columnFilter") {
+                format!("columns{rest}")
+            } else {
+                field
+            };
+            DataError::Invalid { field, message }
+        }
+        other => other,
+    }
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl DataOps<'_> {
+    /// Creates a derived data set of `source` (base or derived) in `ws`.
+    pub async fn derive(
+        &self,
+        actor: &Actor,
+        ws: &Workspace,
+        source: &Dataset,
+        new: NewDerived,
+    ) -> Result<Dataset, DataError> {
+        let name = dwb_core::validate::Name::parse("name", &new.name)
+            .map_err(|e| invalid("name", e.message))?;
+        let description = dwb_core::validate::Description::parse("description", &new.description)
+            .map_err(|e| invalid("description", e.message))?;
+        let (_, table) = self.version(ws, source.schema_version_id).await?;
+        let filters = parse_filters(&new.queries, "queries")?;
+        // The source's own column subset bounds what the new view may show or filter on.
+        let visible = names(&source.columns);
+        let outside = |c: &str| !visible.is_empty() && !visible.iter().any(|v| v == c);
+        if let Some((i, c)) = new.columns.iter().enumerate().find(|(_, c)| outside(c)) {
+            return Err(invalid(
+                &format!("columns[{i}]"),
+                format!("unknown column {c:?}"),
+            ));
+        }
+        if let Some((i, f)) = filters.iter().enumerate().find(|(_, f)| outside(&f.column)) {
+            return Err(invalid(
+                &format!("queries[{i}].column"),
+                format!("unknown column {:?}", f.column),
+            ));
+        }
+        let check = RowQuery {
+            page_index: 1,
+            page_size: 1,
+            columns: Some(new.columns.clone()),
+            filters: filters.clone(),
+            sort: None,
+        };
+        check.check(&table).map_err(|e| renamed(e.into()))?;
+        let base = source.base_dataset_id.unwrap_or(source.id);
+        let mut queries = source.queries.as_array().cloned().unwrap_or_default();
+        queries.extend(new.queries.as_array().cloned().unwrap_or_default());
+        let columns = if new.columns.is_empty() {
+            visible
+        } else {
+            new.columns
+        };
+        let now = self.now;
+        let mut d = Dataset {
+            id: Uuid::new_v4(),
+            workspace_id: ws.id,
+            name: name.into_string(),
+            description: description.as_str().into(),
+            schema_version_id: source.schema_version_id,
+            base_dataset_id: Some(base),
+            queries: Value::Array(queries),
+            columns: json!(columns),
+            tags: if new.tags.is_null() {
+                json!({})
+            } else {
+                new.tags
+            },
+            row_count: 0,
+            created_by: actor.name.clone(),
+            created_at: now,
+            modified_by: actor.name.clone(),
+            modified_at: now,
+        };
+        let probe = RowQuery {
+            page_index: 1,
+            page_size: 1,
+            columns: None,
+            filters: Vec::new(),
+            sort: None,
+        };
+        d.row_count = self.rows(ws, &d, probe).await.map_err(renamed)?.total_count;
+        let mut e = event(
+            actor,
+            ws.tenant_id,
+            Some(ws.id),
+            now,
+            "DatasetDerived",
+            Resource {
+                kind: "dataset",
+                id: d.id.to_string(),
+                name: &d.name,
+            },
+        );
+        e.detail = json!({"source": source.id, "base": base, "rows": d.row_count});
+        self.store.create_dataset(&d, e).await?;
+        Ok(d)
+    }
+}
