@@ -163,4 +163,34 @@ mod tests {
         assert!(Lake::staged_path("job-1").is_ok());
         assert!(Lake::staged_path("../x").is_err());
     }
+
+    #[tokio::test]
+    async fn a_staged_file_larger_than_the_write_buffer_reads_back_whole() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&dir.path().display().to_string()).unwrap();
+        let line = b"2026-01-01T00:00:00Z,A,1.5\n";
+        let mut w = lake.stage_writer("big").unwrap();
+        let mut written = 0usize;
+        // Past the 10 MiB buffer, so the upload goes in parts.
+        while written < 12 * 1024 * 1024 {
+            w.write_all(line).await.unwrap();
+            written += line.len();
+        }
+        w.shutdown().await.unwrap();
+        let mut r = lake.stage_reader("big").await.unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut read = 0usize;
+        loop {
+            let n = r.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            read += n;
+        }
+        assert_eq!(read, written);
+        lake.unstage("big").await.unwrap();
+        lake.unstage("big").await.unwrap();
+        assert!(lake.stage_reader("big").await.is_err());
+    }
 }

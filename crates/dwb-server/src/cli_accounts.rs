@@ -66,6 +66,17 @@ pub enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the ready-to-run Python script of an account (it reads the secret from DWB_CLIENT_SECRET).
+    SamplePython {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        workspace: String,
+        id: Uuid,
+        /// The URL the script calls.
+        #[arg(long, env = "DWB_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
     Delete {
         #[command(flatten)]
         store: StoreArgs,
@@ -244,6 +255,39 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<()> {
                     secret.expose()
                 )
             });
+        }
+        AccountCommand::SamplePython {
+            store,
+            workspace,
+            id,
+            public_url,
+        } => {
+            let (cfg, db, ws) = open(&store, &workspace).await?;
+            let master = load_master_key(
+                std::env::var("DWB_MASTER_KEY").ok().as_deref(),
+                &cfg.data_dir,
+            )?;
+            let ops = Ops {
+                store: &db,
+                master: &master,
+                now,
+            };
+            let a = ops.get(&ws, id).await.map_err(err)?;
+            let key = ops.api_key(&ws, id).await.map_err(err)?;
+            let public = public_url
+                .map(|u| u.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| cfg.public_url());
+            print!(
+                "{}",
+                crate::sample_python::render(&crate::sample_python::Sample {
+                    public_url: &public,
+                    workspace_id: ws.id,
+                    client_id: a.id,
+                    api_key: key.expose(),
+                    secret: None,
+                    account_name: &a.name,
+                })
+            );
         }
         AccountCommand::Delete {
             store,

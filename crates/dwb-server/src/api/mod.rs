@@ -88,6 +88,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .routes(routes!(sa::get_one, sa::update, sa::delete))
         .routes(routes!(sa::regenerate))
         .routes(routes!(sa::api_key))
+        .routes(routes!(sa::sample_python))
         .routes(routes!(ds::list))
         .routes(routes!(ds::catalogue))
         .routes(routes!(ds::get_one, ds::delete))

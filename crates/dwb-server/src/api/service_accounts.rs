@@ -253,3 +253,39 @@ pub async fn api_key(
         api_key: key.expose().to_string(),
     }))
 }
+
+#[utoipa::path(
+    get,
+    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}/sample-python",
+    tag = "Service accounts",
+    summary = "The ready-to-run Python script of an account (reads the secret from DWB_CLIENT_SECRET)",
+    params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
+    responses((status = 200, description = "A Python script", content_type = "text/x-python", body = String), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("subscriptionKey" = [], "bearer" = []))
+)]
+pub async fn sample_python(
+    State(state): State<AppState>,
+    Extension(caller): Extension<ApiCaller>,
+    Path((ws, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let ws = workspace(&state, &caller, &ws, Action::ManageServiceAccounts).await?;
+    let o = ops(&state);
+    let a = o.get(&ws, account_id(&id)?).await?;
+    let key = o.api_key(&ws, a.id).await?;
+    let script = crate::sample_python::render(&crate::sample_python::Sample {
+        public_url: &state.settings.public_url,
+        workspace_id: ws.id,
+        client_id: a.id,
+        api_key: key.expose(),
+        secret: None,
+        account_name: &a.name,
+    });
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/x-python; charset=utf-8",
+        )],
+        script,
+    )
+        .into_response())
+}

@@ -2,7 +2,7 @@
 //! paged table of rows with a filter and sorting, and who it is shared with.
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use dwb_core::access::Access;
 use dwb_core::policy::Action;
 use dwb_lake::{Filter, FilterOp, RowQuery, Sort};
@@ -15,6 +15,7 @@ use crate::access;
 use crate::datasets::DataError;
 use crate::error::PageError;
 use crate::portal::session::SignedIn;
+use crate::portal::views::SharedRow;
 use crate::portal::views::{
     render, show_time, ColumnRow, DatasetPage, DatasetRow, DatasetsPage, Header, WsView,
 };
@@ -117,6 +118,7 @@ pub struct RowsQuery {
     sort: String,
     #[serde(default)]
     dir: String,
+    revoked: Option<String>,
 }
 
 pub async fn page(
@@ -219,13 +221,33 @@ pub async fn page(
         None => (Vec::new(), 0, 1),
     };
     let mut shared = Vec::new();
-    let mut all_data = 0;
+    for m in state.store.members(ws.id).await? {
+        shared.push(SharedRow {
+            name: if m.name.is_empty() {
+                m.email.clone()
+            } else {
+                format!("{} ({})", m.name, m.email)
+            },
+            kind: "Person",
+            access: format!("workspace {}", m.role.as_str()),
+            revoke_id: None,
+        });
+    }
     for a in state.store.service_accounts(ws.id).await? {
+        let label = format!("{} ({})", a.name, a.contact_email);
         match &a.access {
-            Access::Datasets(ids) if ids.contains(&d.id) => {
-                shared.push(format!("{} ({})", a.name, a.contact_email))
-            }
-            Access::Workspace(_) => all_data += 1,
+            Access::Datasets(ids) if ids.contains(&d.id) => shared.push(SharedRow {
+                name: label,
+                kind: "Service account",
+                access: "selected data set".into(),
+                revoke_id: Some(a.id.to_string()),
+            }),
+            Access::Workspace(l) => shared.push(SharedRow {
+                name: label,
+                kind: "Service account",
+                access: format!("all workspace data ({})", l.as_str()),
+                revoke_id: None,
+            }),
             Access::Datasets(_) => {}
         }
     }
@@ -266,7 +288,11 @@ pub async fn page(
         next_link: (index < total_pages).then(|| link(index + 1, &q.sort, &q.dir)),
         error,
         shared,
-        all_data,
+        notice: q
+            .revoked
+            .as_ref()
+            .map(|n| format!("Stopped sharing {} with {n}.", d.name)),
+        csrf: who.csrf.clone(),
     }))
 }
 
@@ -292,4 +318,48 @@ fn data_error(e: DataError) -> PageError {
         DataError::Store(s) => s.into(),
         other => PageError::Internal(other.to_string()),
     }
+}
+
+/// Stops sharing the data set with a selected-data-sets account.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path((id, ds, acct)): Path<(String, String, String)>,
+    f: crate::portal::form::CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let who = f.who;
+    let o = open(&state, &who, &id, Action::ManageServiceAccounts).await?;
+    let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
+    let acct: Uuid = acct.parse().map_err(|_| PageError::NotFound)?;
+    let ops = crate::service_accounts::Ops {
+        store: state.store.as_ref(),
+        master: &state.master,
+        now: state.clock.now(),
+    };
+    let a = ops
+        .get(&o.ws, acct)
+        .await
+        .map_err(|_| PageError::NotFound)?;
+    let Access::Datasets(mut ids) = a.access.clone() else {
+        return Err(PageError::BadRequest(format!(
+            "{} has access to all workspace data; change it in API management.",
+            a.name
+        )));
+    };
+    ids.retain(|d| *d != ds);
+    ops.update(
+        &who.actor(),
+        &o.ws,
+        a.id,
+        None,
+        None,
+        Some(Access::Datasets(ids)),
+    )
+    .await
+    .map_err(|e| PageError::Internal(e.to_string()))?;
+    state.accounts.invalidate(a.id);
+    let q = serde_urlencoded::to_string([("revoked", a.name.as_str())]).unwrap_or_default();
+    Ok(
+        axum::response::Redirect::to(&format!("/workspaces/{}/datasets/{ds}?{q}", o.ws.id))
+            .into_response(),
+    )
 }

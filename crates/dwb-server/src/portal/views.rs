@@ -233,8 +233,19 @@ pub struct DatasetPage {
     pub prev_link: Option<String>,
     pub next_link: Option<String>,
     pub error: Option<String>,
-    pub shared: Vec<String>,
-    pub all_data: usize,
+    pub shared: Vec<SharedRow>,
+    pub notice: Option<String>,
+    pub csrf: String,
+}
+
+/// Someone who can read a data set.
+#[derive(Debug, Clone)]
+pub struct SharedRow {
+    pub name: String,
+    pub kind: &'static str,
+    pub access: String,
+    /// Set for selected-data-sets accounts, whose share can be revoked here.
+    pub revoke_id: Option<String>,
 }
 
 /// A service account in the API management sidebar.

@@ -139,6 +139,18 @@ async fn an_account_lives_from_creation_to_deletion(backend: Backend) {
         "the API key can be shown again"
     );
 
+    let r = reqwest::Client::new()
+        .get(app.url(&format!("/api/v2{path}/sample-python")))
+        .header("Ocp-Apim-Subscription-Key", &admin.key)
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let script = r.text().await.unwrap();
+    assert!(script.contains(&app_creds.id.to_string()) && script.contains(&app_creds.key));
+    assert!(!script.contains(&app_creds.secret) && script.contains("DWB_CLIENT_SECRET"));
+
     // The new account calls the API.
     let t1 = token(&app, &app_creds).await;
     let (status, body) = call(

@@ -249,6 +249,38 @@ async fn every_flow_of_the_api_management_tab(backend: Backend) {
         .await;
     assert!(body.contains("0 selected data sets"), "{body}");
 
+    // Shared with: the data set's page lists people and accounts; an admin revokes a share there.
+    p.post(
+        &format!("{acct}/access"),
+        &[
+            ("mode", "datasets"),
+            ("dataset", &dataset_id),
+            ("save", "1"),
+        ],
+    )
+    .await;
+    let (_, body) = p
+        .get(&format!("/workspaces/{ws}/datasets/{dataset_id}"))
+        .await;
+    assert!(
+        body.contains("admin@example.org")
+            && body.contains("Revoke access of Reports (team@example.org)"),
+        "{body}"
+    );
+    let (status, body) = p
+        .post(
+            &format!("/workspaces/{ws}/datasets/{dataset_id}/revoke/{client_id}"),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Stopped sharing Readings with Reports."),
+        "{body}"
+    );
+    let (_, body) = p.get(&acct).await;
+    assert!(body.contains("0 selected data sets"));
+
     // Regenerate: the new secret once; the old one and the old script stop working.
     let (status, body) = p.post(&format!("{acct}/secret"), &[]).await;
     assert_eq!(status, StatusCode::OK);

@@ -30,8 +30,8 @@ const CHROMEDRIVER: &str = "chromedriver";
 const INSTALL_HINT: &str = "run the README's test command, `scripts/test`, which installs \
      the Debian packages chromium and chromium-driver when they are missing";
 /// How long a step may wait for the page to show what it expects.
-const PATIENCE: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(100);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 // ---------------------------------------------------------------------------
 // The tests
@@ -210,14 +210,14 @@ on_both_stores!(removing_a_member_asks_for_confirmation);
 // ---------------------------------------------------------------------------
 
 /// A `chromedriver` child process with its own scratch directory; killed on drop.
-struct Driver {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
+pub(crate) struct Driver {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+    pub(crate) dir: PathBuf,
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         if !std::path::Path::new(CHROMIUM).exists() {
             panic!("Chromium is not installed at {CHROMIUM}: {INSTALL_HINT}.");
         }
@@ -250,11 +250,11 @@ impl Driver {
         driver
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    async fn wait_until_ready(&mut self) {
+    pub(crate) async fn wait_until_ready(&mut self) {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -284,7 +284,7 @@ impl Driver {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("chromedriver.log")).unwrap_or_default()
     }
 }
@@ -297,7 +297,7 @@ impl Drop for Driver {
     }
 }
 
-fn capabilities(profile: &std::path::Path) -> serde_json::Map<String, Value> {
+pub(crate) fn capabilities(profile: &std::path::Path) -> serde_json::Map<String, Value> {
     let args = [
         "--headless=new",
         "--no-sandbox",
@@ -327,7 +327,7 @@ fn capabilities(profile: &std::path::Path) -> serde_json::Map<String, Value> {
 /// Runs `body` in a fresh headless Chromium pointed at `app`. When the body
 /// panics, a screenshot of the page as it was is saved first; the browser
 /// session is always closed.
-async fn in_browser<F, Fut>(test: &str, app: &TestApp, body: F)
+pub(crate) async fn in_browser<F, Fut>(test: &str, app: &TestApp, body: F)
 where
     F: FnOnce(Browser) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -370,14 +370,14 @@ where
 }
 
 /// Where screenshots go, and which step was the last one saved.
-struct Shots {
-    dir: PathBuf,
-    prefix: String,
-    last: Mutex<String>,
+pub(crate) struct Shots {
+    pub(crate) dir: PathBuf,
+    pub(crate) prefix: String,
+    pub(crate) last: Mutex<String>,
 }
 
 impl Shots {
-    fn new(prefix: &str) -> Shots {
+    pub(crate) fn new(prefix: &str) -> Shots {
         let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let root = manifest.ancestors().nth(2).unwrap_or(manifest);
         let dir = root.join("test-artifacts/screenshots");
@@ -389,13 +389,13 @@ impl Shots {
         }
     }
 
-    fn last_step(&self) -> String {
+    pub(crate) fn last_step(&self) -> String {
         self.last.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Saves a PNG of the whole page as `<prefix>-<step>.png`; returns its path
     /// or why there is none. Never panics: it also runs after a failure.
-    async fn save(&self, client: &Client, step: &str) -> String {
+    pub(crate) async fn save(&self, client: &Client, step: &str) -> String {
         if let Ok(mut last) = self.last.lock() {
             *last = step.to_string();
         }
@@ -443,14 +443,14 @@ impl Shots {
 
 /// The browser as a test step sees it. Every helper waits up to `PATIENCE`
 /// for the page to show what it looks for, and fails with the page's text.
-struct Browser {
-    client: Client,
-    base: String,
-    shots: Arc<Shots>,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
+    pub(crate) base: String,
+    pub(crate) shots: Arc<Shots>,
 }
 
 /// `s` as an XPath string literal, whatever quotes it holds.
-fn xpath_literal(s: &str) -> String {
+pub(crate) fn xpath_literal(s: &str) -> String {
     if !s.contains('\'') {
         format!("'{s}'")
     } else if !s.contains('"') {
@@ -462,7 +462,7 @@ fn xpath_literal(s: &str) -> String {
 }
 
 /// Buttons whose accessible name is `name`: their `aria-label`, or else their text.
-fn button_xpath(name: &str) -> String {
+pub(crate) fn button_xpath(name: &str) -> String {
     let n = xpath_literal(name);
     format!(
         "//button[@aria-label={n} or (not(@aria-label) and normalize-space()={n})] \
@@ -471,12 +471,12 @@ fn button_xpath(name: &str) -> String {
 }
 
 impl Browser {
-    async fn shot(&self, step: &str) {
+    pub(crate) async fn shot(&self, step: &str) {
         self.shots.save(&self.client, step).await;
     }
 
     /// Why the test fails: `why`, the page's address and its visible text.
-    async fn report(&self, why: &str) -> String {
+    pub(crate) async fn report(&self, why: &str) -> String {
         let url = self
             .client
             .current_url()
@@ -490,20 +490,20 @@ impl Browser {
         )
     }
 
-    async fn check(&self, ok: bool, what: &str) {
+    pub(crate) async fn check(&self, ok: bool, what: &str) {
         if !ok {
             panic!("{}", self.report(&format!("expected {what}")).await);
         }
     }
 
-    async fn goto(&self, path: &str) {
+    pub(crate) async fn goto(&self, path: &str) {
         if let Err(e) = self.client.goto(&format!("{}{path}", self.base)).await {
             panic!("{}", self.report(&format!("cannot open {path}: {e}")).await);
         }
     }
 
     /// The visible text of the page.
-    async fn page_text(&self) -> String {
+    pub(crate) async fn page_text(&self) -> String {
         match self.client.find(Locator::Css("body")).await {
             Ok(body) => body.text().await.unwrap_or_default(),
             Err(_) => String::new(),
@@ -511,7 +511,7 @@ impl Browser {
     }
 
     /// The one element matching `xpath`, waiting for it to appear.
-    async fn the_one(&self, xpath: &str, what: &str) -> Element {
+    pub(crate) async fn the_one(&self, xpath: &str, what: &str) -> Element {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let mut found = self
@@ -533,7 +533,7 @@ impl Browser {
     }
 
     /// The form field that the label reading `label` is bound to.
-    async fn field_by_label(&self, label: &str) -> Element {
+    pub(crate) async fn field_by_label(&self, label: &str) -> Element {
         let what = format!("label {label:?}");
         let l = self
             .the_one(
@@ -563,7 +563,7 @@ impl Browser {
         }
     }
 
-    async fn fill_by_label(&self, label: &str, value: &str) {
+    pub(crate) async fn fill_by_label(&self, label: &str, value: &str) {
         let field = self.field_by_label(label).await;
         let typed = async {
             field.clear().await?;
@@ -578,13 +578,13 @@ impl Browser {
         }
     }
 
-    async fn value_by_label(&self, label: &str) -> String {
+    pub(crate) async fn value_by_label(&self, label: &str) -> String {
         let field = self.field_by_label(label).await;
         field.prop("value").await.ok().flatten().unwrap_or_default()
     }
 
     /// Chooses the option reading `option` in the select labelled `label`.
-    async fn choose_by_label(&self, label: &str, option: &str) {
+    pub(crate) async fn choose_by_label(&self, label: &str, option: &str) {
         let select = self.field_by_label(label).await;
         let xpath = format!(".//option[normalize-space()={}]", xpath_literal(option));
         if let Err(e) = select.select_by(Locator::XPath(&xpath)).await {
@@ -603,7 +603,7 @@ impl Browser {
     }
 
     /// The text of the option chosen in the select labelled `label`.
-    async fn selected_by_label(&self, label: &str) -> String {
+    pub(crate) async fn selected_by_label(&self, label: &str) -> String {
         let select = self.field_by_label(label).await;
         let chosen = self
             .client
@@ -624,7 +624,7 @@ impl Browser {
         }
     }
 
-    async fn click(&self, element: Element, what: &str) {
+    pub(crate) async fn click(&self, element: Element, what: &str) {
         if let Err(e) = element.click().await {
             panic!(
                 "{}",
@@ -634,14 +634,14 @@ impl Browser {
     }
 
     /// Clicks the button named `name` (its text, or its `aria-label`).
-    async fn click_button(&self, name: &str) {
+    pub(crate) async fn click_button(&self, name: &str) {
         let what = format!("button {name:?}");
         let b = self.the_one(&button_xpath(name), &what).await;
         self.click(b, &what).await;
     }
 
     /// Clicks the button named `name` in the same form as the field labelled `label`.
-    async fn click_button_beside(&self, label: &str, name: &str) {
+    pub(crate) async fn click_button_beside(&self, label: &str, name: &str) {
         let field = self.field_by_label(label).await;
         let what = format!("button {name:?} beside {label:?}");
         let n = xpath_literal(name);
@@ -653,19 +653,19 @@ impl Browser {
         }
     }
 
-    async fn click_link(&self, text: &str) {
+    pub(crate) async fn click_link(&self, text: &str) {
         let what = format!("link {text:?}");
         let xpath = format!("//a[normalize-space()={}]", xpath_literal(text));
         let a = self.the_one(&xpath, &what).await;
         self.click(a, &what).await;
     }
 
-    async fn expect_link(&self, text: &str) {
+    pub(crate) async fn expect_link(&self, text: &str) {
         let xpath = format!("//a[normalize-space()={}]", xpath_literal(text));
         self.the_one(&xpath, &format!("link {text:?}")).await;
     }
 
-    async fn expect_no_button(&self, name: &str) {
+    pub(crate) async fn expect_no_button(&self, name: &str) {
         let found = self
             .client
             .find_all(Locator::XPath(&button_xpath(name)))
@@ -680,13 +680,13 @@ impl Browser {
     }
 
     /// Waits until the page's main heading reads `text`.
-    async fn expect_heading(&self, text: &str) {
+    pub(crate) async fn expect_heading(&self, text: &str) {
         let xpath = format!("//h1[normalize-space()={}]", xpath_literal(text));
         self.the_one(&xpath, &format!("heading {text:?}")).await;
     }
 
     /// Waits until the page's main heading starts with `text` (it may carry a badge).
-    async fn expect_heading_starting(&self, text: &str) {
+    pub(crate) async fn expect_heading_starting(&self, text: &str) {
         let xpath = format!(
             "//h1[starts-with(normalize-space(), {})]",
             xpath_literal(text)
@@ -696,7 +696,7 @@ impl Browser {
     }
 
     /// Waits until the page's text contains `text`.
-    async fn expect_text(&self, text: &str) {
+    pub(crate) async fn expect_text(&self, text: &str) {
         let deadline = Instant::now() + PATIENCE;
         while !self.page_text().await.contains(text) {
             if Instant::now() > deadline {
@@ -710,7 +710,7 @@ impl Browser {
         }
     }
 
-    async fn expect_no_text(&self, text: &str) {
+    pub(crate) async fn expect_no_text(&self, text: &str) {
         if self.page_text().await.contains(text) {
             panic!(
                 "{}",
@@ -720,12 +720,12 @@ impl Browser {
         }
     }
 
-    async fn table_text(&self) -> String {
+    pub(crate) async fn table_text(&self) -> String {
         let table = self.the_one("//table", "table").await;
         table.text().await.unwrap_or_default()
     }
 
-    async fn expect_in_table(&self, text: &str) {
+    pub(crate) async fn expect_in_table(&self, text: &str) {
         if !self.table_text().await.contains(text) {
             panic!(
                 "{}",
@@ -735,7 +735,7 @@ impl Browser {
         }
     }
 
-    async fn expect_not_in_table(&self, text: &str) {
+    pub(crate) async fn expect_not_in_table(&self, text: &str) {
         if self.table_text().await.contains(text) {
             panic!(
                 "{}",
@@ -746,7 +746,7 @@ impl Browser {
     }
 
     /// Waits for a JavaScript dialog saying `text`.
-    async fn expect_dialog(&self, text: &str) {
+    pub(crate) async fn expect_dialog(&self, text: &str) {
         let deadline = Instant::now() + PATIENCE;
         loop {
             match self.client.get_alert_text().await {
@@ -771,7 +771,7 @@ impl Browser {
     }
 
     /// Clicks OK (`true`) or Cancel (`false`) in the open dialog.
-    async fn answer_dialog(&self, ok: bool) {
+    pub(crate) async fn answer_dialog(&self, ok: bool) {
         let done = if ok {
             self.client.accept_alert().await
         } else {
@@ -786,7 +786,7 @@ impl Browser {
     }
 
     /// Fills and sends the sign-in form.
-    async fn sign_in_only(&self, email: &str, password: &str) {
+    pub(crate) async fn sign_in_only(&self, email: &str, password: &str) {
         self.expect_heading("Sign in").await;
         self.fill_by_label("Email", email).await;
         self.fill_by_label("Password", password).await;
@@ -794,7 +794,7 @@ impl Browser {
     }
 
     /// Opens the portal and signs in; the workspaces page must follow.
-    async fn sign_in(&self, email: &str, password: &str) {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) {
         self.goto("/").await;
         self.sign_in_only(email, password).await;
         self.expect_heading("Workspaces").await;

@@ -413,6 +413,27 @@ async fn service_account_commands_reach_a_running_server_and_leave_no_secret_beh
     .await;
     assert!(ok && out.contains("Nightly") && !out.contains(&secret));
 
+    let (ok, out, err) = output(
+        &[
+            "service-accounts",
+            "sample-python",
+            "--workspace",
+            "Demo",
+            &id,
+            "--public-url",
+            &server.base,
+        ],
+        &extra,
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&id)
+            && out.contains(&key)
+            && !out.contains(&secret)
+            && out.contains("import requests")
+    );
+
     // A regenerate on the command line ends the running server's token within a second.
     let (ok, out, err) = output(
         &[

@@ -6,6 +6,7 @@
 mod accounts;
 mod api_tab;
 mod browser;
+mod browser_api;
 mod cli;
 mod datasets;
 mod helpers;
