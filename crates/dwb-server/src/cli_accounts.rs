@@ -15,6 +15,7 @@ use crate::config::{Config, Overrides};
 use crate::keys::load_master_key;
 use crate::ledger::Actor;
 use crate::service_accounts::{endpoints_base_url, token_url, Ops};
+use dwb_core::crypto::MasterKey;
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
@@ -141,6 +142,19 @@ async fn open(store: &StoreArgs, workspace: &str) -> anyhow::Result<(Config, Sql
     Ok((cfg, db, ws))
 }
 
+/// Like `open`, with the master key that seals API keys.
+async fn open_with_key(
+    store: &StoreArgs,
+    workspace: &str,
+) -> anyhow::Result<(Config, SqlStore, Workspace, MasterKey)> {
+    let (cfg, db, ws) = open(store, workspace).await?;
+    let master = load_master_key(
+        std::env::var("DWB_MASTER_KEY").ok().as_deref(),
+        &cfg.data_dir,
+    )?;
+    Ok((cfg, db, ws, master))
+}
+
 pub async fn run(cmd: AccountCommand) -> anyhow::Result<()> {
     let now = SystemClock.now();
     let actor = Actor::system();
@@ -156,11 +170,7 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<()> {
             json,
         } => {
             let access = parse_access(&access)?;
-            let (cfg, db, ws) = open(&store, &workspace).await?;
-            let master = load_master_key(
-                std::env::var("DWB_MASTER_KEY").ok().as_deref(),
-                &cfg.data_dir,
-            )?;
+            let (cfg, db, ws, master) = open_with_key(&store, &workspace).await?;
             let ops = Ops {
                 store: &db,
                 master: &master,
@@ -214,11 +224,7 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<()> {
             id,
             json,
         } => {
-            let (cfg, db, ws) = open(&store, &workspace).await?;
-            let master = load_master_key(
-                std::env::var("DWB_MASTER_KEY").ok().as_deref(),
-                &cfg.data_dir,
-            )?;
+            let (_, db, ws, master) = open_with_key(&store, &workspace).await?;
             let ops = Ops {
                 store: &db,
                 master: &master,
@@ -237,11 +243,7 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<()> {
             id,
             json,
         } => {
-            let (cfg, db, ws) = open(&store, &workspace).await?;
-            let master = load_master_key(
-                std::env::var("DWB_MASTER_KEY").ok().as_deref(),
-                &cfg.data_dir,
-            )?;
+            let (_, db, ws, master) = open_with_key(&store, &workspace).await?;
             let ops = Ops {
                 store: &db,
                 master: &master,
@@ -262,11 +264,7 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<()> {
             id,
             public_url,
         } => {
-            let (cfg, db, ws) = open(&store, &workspace).await?;
-            let master = load_master_key(
-                std::env::var("DWB_MASTER_KEY").ok().as_deref(),
-                &cfg.data_dir,
-            )?;
+            let (cfg, db, ws, master) = open_with_key(&store, &workspace).await?;
             let ops = Ops {
                 store: &db,
                 master: &master,
@@ -295,11 +293,7 @@ pub async fn run(cmd: AccountCommand) -> anyhow::Result<()> {
             id,
             json,
         } => {
-            let (cfg, db, ws) = open(&store, &workspace).await?;
-            let master = load_master_key(
-                std::env::var("DWB_MASTER_KEY").ok().as_deref(),
-                &cfg.data_dir,
-            )?;
+            let (_, db, ws, master) = open_with_key(&store, &workspace).await?;
             let ops = Ops {
                 store: &db,
                 master: &master,
