@@ -234,6 +234,20 @@ async fn append_and_overwrite_change_the_rows_of_a_data_set(backend: Backend) {
         7
     );
 
+    // A file larger than the request body limit (1 MiB) streams through the upload URL.
+    let mut big = String::from("Time,Channel,Value\n");
+    for i in 0..50_000 {
+        big.push_str(&format!("2026-02-01T00:00:{:02}Z,D,{i}.25\n", i % 60));
+    }
+    assert!(big.len() > 1024 * 1024);
+    let job = ingest(&app, &admin, into(&id, "Append"), &big).await;
+    assert_eq!(job["status"], "Succeeded", "{job}");
+    assert_eq!(job["rowCount"], 50_000);
+    let (_, d) = admin
+        .call(&app, "GET", &format!("/datasets/{id}"), None)
+        .await;
+    assert_eq!(d["rowCount"], 50_007);
+
     let job = ingest(&app, &admin, into(&id, "Overwrite"), MORE).await;
     assert_eq!(job["status"], "Succeeded", "{job}");
     let (_, d) = admin
