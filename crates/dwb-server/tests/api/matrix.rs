@@ -122,6 +122,121 @@ fn routes(t: Uuid, ws: Uuid, victim: Uuid) -> Vec<(&'static str, String, Option<
     ]
 }
 
+/// The data set and schema routes: `d` is shared with the Selected account, `other` is not,
+/// `doomed` is deleted by whoever may.
+fn data_routes(
+    ws: Uuid,
+    d: Uuid,
+    other: Uuid,
+    doomed: Uuid,
+    schema: Uuid,
+    version: Uuid,
+    n: usize,
+) -> Vec<(&'static str, String, Option<Value>, [u16; 6])> {
+    let w = format!("/workspaces/{ws}");
+    let cols = json!([{"name": "a", "type": "Int64"}]);
+    vec![
+        (
+            "GET",
+            format!("{w}/datasets"),
+            None,
+            [401, 200, 200, 200, 404, 401],
+        ),
+        (
+            "POST",
+            format!("{w}/datasets/query"),
+            Some(json!({})),
+            [401, 200, 200, 200, 404, 401],
+        ),
+        (
+            "GET",
+            format!("{w}/datasets/{d}"),
+            None,
+            [401, 200, 200, 200, 404, 401],
+        ),
+        (
+            "POST",
+            format!("{w}/datasets/{d}/query"),
+            Some(json!({})),
+            [401, 200, 200, 200, 404, 401],
+        ),
+        (
+            "GET",
+            format!("{w}/datasets/{other}"),
+            None,
+            [401, 200, 200, 404, 404, 401],
+        ),
+        (
+            "POST",
+            format!("{w}/datasets/{other}/query"),
+            Some(json!({})),
+            [401, 200, 200, 404, 404, 401],
+        ),
+        (
+            "GET",
+            format!("{w}/datasets/{d}/sas"),
+            None,
+            [401, 200, 200, 200, 404, 401],
+        ),
+        (
+            "GET",
+            format!("{w}/schemas"),
+            None,
+            [401, 200, 200, 403, 404, 401],
+        ),
+        (
+            "GET",
+            format!("{w}/schemas/{schema}"),
+            None,
+            [401, 200, 200, 403, 404, 401],
+        ),
+        (
+            "GET",
+            format!("{w}/schemas/schemaversions/{version}"),
+            None,
+            [401, 200, 200, 403, 404, 401],
+        ),
+        (
+            "POST",
+            format!("{w}/schemas/add"),
+            Some(json!({"name": format!("S{n}"), "columns": cols})),
+            [401, 403, 201, 403, 404, 401],
+        ),
+        (
+            "PATCH",
+            format!("{w}/schemas/{schema}"),
+            Some(json!({"description": "d"})),
+            [401, 403, 200, 403, 404, 401],
+        ),
+        (
+            "POST",
+            format!("{w}/schemas/schemaversions/add"),
+            Some(json!({"schemaId": schema, "columns": cols})),
+            [401, 403, 201, 403, 404, 401],
+        ),
+        (
+            "POST",
+            format!("{w}/ingest/dataset"),
+            Some(
+                json!({"datasetName": format!("I{n}"), "files": [{"fileName": "a.csv", "operation": "Create"}]}),
+            ),
+            [401, 403, 201, 403, 404, 401],
+        ),
+        (
+            "POST",
+            format!("{w}/datasets/{d}/derive"),
+            Some(json!({"name": format!("D{n}"), "queries": [], "columns": []})),
+            [401, 403, 201, 403, 404, 401],
+        ),
+        (
+            "DELETE",
+            format!("{w}/datasets/{doomed}"),
+            None,
+            [401, 403, 204, 403, 404, 401],
+        ),
+    ]
+}
+
 async fn every_route_answers_every_principal_as_the_policy_says(backend: Backend) {
     let app = spawn_app(backend).await;
     let tenant = app.store.default_tenant().await.unwrap().unwrap().id;
@@ -168,12 +283,76 @@ async fn every_route_answers_every_principal_as_the_policy_says(backend: Backend
             None => None,
         });
     }
+    let lake = dwb_lake::Lake::open(&app.lake_dir.display().to_string()).unwrap();
+    let data = dwb_server::datasets::DataOps {
+        store: app.store.as_ref(),
+        lake: &lake,
+        now: app.clock.now(),
+    };
+    let demo = app.store.workspace(ws).await.unwrap().unwrap();
+    let csv = |name: &str| format!("a,b\n1,{name}\n");
+    let actor = dwb_server::ledger::Actor::system();
+    let import = |name: String| {
+        let (data, demo, actor) = (&data, &demo, &actor);
+        async move {
+            let body = csv(&name);
+            data.import_csv(actor, demo, &name, "", json!({}), None, body.as_bytes())
+                .await
+                .unwrap()
+        }
+    };
+    let shared = import("shared".into()).await;
+    let other_set = import("other".into()).await;
+    let schema = app
+        .store
+        .schemas(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    let version = schema.versions[0].id;
+    let selected_ix = WHO.iter().position(|w| *w == Who::Selected).unwrap();
+    let sel = creds[selected_ix].as_ref().unwrap().0.id;
+    app.store
+        .update_service_account(
+            sel,
+            dwb_store::AccountChange {
+                access: Some(Access::Datasets(vec![shared.id])),
+                ..Default::default()
+            },
+            app.clock.now(),
+            dwb_server::ledger::system_event(
+                tenant,
+                Some(ws),
+                app.clock.now(),
+                "ServiceAccountUpdated",
+                "service_account",
+                sel.to_string(),
+                "x",
+            ),
+        )
+        .await
+        .unwrap();
+    // The cached access of the account follows the change log.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let person = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let mut failures = Vec::new();
     for (i, who) in WHO.iter().enumerate() {
         // A fresh account to be read, changed, regenerated and deleted by this principal.
         let victim = account(&app, ws, Access::Workspace(Level::Reader)).await.id;
-        for (method, path, body, expected) in routes(tenant, ws, victim) {
+        let doomed = import(format!("doomed{i}")).await.id;
+        let mut all = routes(tenant, ws, victim);
+        all.extend(data_routes(
+            ws,
+            shared.id,
+            other_set.id,
+            doomed,
+            schema.id,
+            version,
+            i,
+        ));
+        for (method, path, body, expected) in all {
             let url = app.url(&format!("/api/v2{path}"));
             let client = if *who == Who::Person {
                 person.client.clone()
