@@ -78,7 +78,14 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/workspaces/{id}/datasets", get(datasets::tab))
         .route("/workspaces/{id}/datasets/{ds}", get(datasets::page))
-        .route("/workspaces/{id}/datasets/{ds}/revoke/{acct}", post(datasets::revoke))
+        .route(
+            "/workspaces/{id}/datasets/{ds}/revoke/{acct}",
+            post(datasets::revoke),
+        )
+        .route(
+            "/workspaces/{id}/datasets/{ds}/derive",
+            post(datasets::save_as),
+        )
         .fallback(|| async { crate::error::PageError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), mw::observe))
         .layer(middleware::from_fn(mw::security_headers))

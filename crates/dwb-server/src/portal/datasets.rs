@@ -1,7 +1,7 @@
 //! The Data catalogue tab and a data set's page: its facts, columns, a
 //! paged table of rows with a filter and sorting, and who it is shared with.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use dwb_core::access::Access;
 use dwb_core::policy::Action;
@@ -107,26 +107,46 @@ pub async fn tab(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct RowsQuery {
     page: Option<String>,
-    #[serde(default)]
     col: String,
-    #[serde(default)]
     val: String,
-    #[serde(default)]
     sort: String,
-    #[serde(default)]
     dir: String,
     revoked: Option<String>,
+    /// The columns to show (the column picker); empty shows all.
+    show: Vec<String>,
+}
+
+impl RowsQuery {
+    fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        Self {
+            page: get("page"),
+            col: get("col").unwrap_or_default(),
+            val: get("val").unwrap_or_default(),
+            sort: get("sort").unwrap_or_default(),
+            dir: get("dir").unwrap_or_default(),
+            revoked: get("revoked"),
+            show: pairs
+                .iter()
+                .filter(|(k, _)| k == "show")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        }
+    }
 }
 
 pub async fn page(
     State(state): State<AppState>,
     who: SignedIn,
     Path((id, ds)): Path<(String, String)>,
-    Query(q): Query<RowsQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
+    let q = RowsQuery::from_pairs(&pairs);
     let o = open(&state, &who, &id, Action::ListDatasets).await?;
     let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
     let (ws, d) = access::dataset(
@@ -147,6 +167,16 @@ pub async fn page(
             .filter_map(|c| c.as_str().map(String::from))
             .collect(),
         _ => table.columns.iter().map(|c| c.name.clone()).collect(),
+    };
+    let allowed = visible.clone();
+    let visible: Vec<String> = if q.show.is_empty() {
+        allowed.clone()
+    } else {
+        allowed
+            .iter()
+            .filter(|c| q.show.contains(c))
+            .cloned()
+            .collect()
     };
     let index = q
         .page
@@ -180,9 +210,14 @@ pub async fn page(
         Err(other) => return Err(data_error(other)),
     };
     let base = format!("/workspaces/{}/datasets/{}", ws.id, d.id);
+    let shown: String = q
+        .show
+        .iter()
+        .map(|c| format!("&show={}", url_encode(c)))
+        .collect();
     let link = |page: i64, sort: &str, dir: &str| {
         format!(
-            "{base}?page={page}&col={}&val={}&sort={}&dir={dir}",
+            "{base}?page={page}&col={}&val={}&sort={}&dir={dir}{shown}",
             url_encode(&q.col),
             url_encode(&q.val),
             url_encode(sort)
@@ -288,6 +323,14 @@ pub async fn page(
         next_link: (index < total_pages).then(|| link(index + 1, &q.sort, &q.dir)),
         error,
         shared,
+        pickable: allowed
+            .iter()
+            .map(|c| crate::portal::views::Choice {
+                id: c.clone(),
+                name: c.clone(),
+                checked: q.show.is_empty() || q.show.contains(c),
+            })
+            .collect(),
         notice: q
             .revoked
             .as_ref()
@@ -362,4 +405,51 @@ pub async fn revoke(
         axum::response::Redirect::to(&format!("/workspaces/{}/datasets/{ds}?{q}", o.ws.id))
             .into_response(),
     )
+}
+
+/// "Save as new data set": a derived data set with the page's filter and shown columns.
+pub async fn save_as(
+    State(state): State<AppState>,
+    Path((id, ds)): Path<(String, String)>,
+    f: crate::portal::form::CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let (who, pairs) = (f.who, f.form);
+    let o = open(&state, &who, &id, Action::ManageDatasets).await?;
+    let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
+    let (ws, source) = access::dataset(
+        state.store.as_ref(),
+        &access::person(&who.user),
+        o.ws.id,
+        ds,
+    )
+    .await?;
+    let q = RowsQuery::from_pairs(&pairs);
+    let name = pairs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let queries = if q.col.is_empty() {
+        serde_json::json!([])
+    } else {
+        serde_json::json!([{"column": q.col, "filterType": "Equals", "filterValues": [q.val]}])
+    };
+    let new = crate::derived::NewDerived {
+        name,
+        description: format!("Saved from {}", source.name),
+        queries,
+        columns: q.show.clone(),
+        tags: serde_json::json!({}),
+    };
+    match state.data().derive(&who.actor(), &ws, &source, new).await {
+        Ok(d) => Ok(axum::response::Redirect::to(&format!(
+            "/workspaces/{}/datasets/{}",
+            ws.id, d.id
+        ))
+        .into_response()),
+        Err(DataError::Invalid { field, message }) => Err(PageError::BadRequest(format!(
+            "The new data set was not saved: {field} {message}. Go back, correct it and try again."
+        ))),
+        Err(other) => Err(data_error(other)),
+    }
 }

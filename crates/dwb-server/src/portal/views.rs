@@ -234,6 +234,8 @@ pub struct DatasetPage {
     pub next_link: Option<String>,
     pub error: Option<String>,
     pub shared: Vec<SharedRow>,
+    /// The column picker: every column the data set shows, ticked when shown.
+    pub pickable: Vec<Choice>,
     pub notice: Option<String>,
     pub csrf: String,
 }

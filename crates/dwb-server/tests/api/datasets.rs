@@ -367,5 +367,50 @@ async fn the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with(bac
         .get(&format!("/workspaces/{ws}/datasets/{}", Uuid::new_v4()))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, body) = p.get(&page).await;
+    assert!(
+        !body.contains("Save as new data set"),
+        "readers cannot derive"
+    );
+
+    // The column picker and "Save as new data set" (admins).
+    let mut admin = app
+        .signed_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let (_, body) = admin
+        .get(&format!("{page}?col=Channel&val=A&show=Time&show=Value"))
+        .await;
+    assert!(
+        body.contains("(3 rows)") && !body.contains(">Channel</a></th>"),
+        "{body}"
+    );
+    let (status, body) = admin
+        .post(
+            &format!("{page}/derive"),
+            &[
+                ("name", "Channel A"),
+                ("col", "Channel"),
+                ("val", "A"),
+                ("show", "Time"),
+                ("show", "Value"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("<h2>Channel A</h2>")
+            && body.contains("Derived")
+            && body.contains("(3 rows)"),
+        "{body}"
+    );
+    assert!(
+        !body.contains(">Channel</a></th>"),
+        "only the saved columns"
+    );
+    let (status, body) = admin
+        .post(&format!("{page}/derive"), &[("name", " ")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("was not saved: name"), "{body}");
 }
 on_both_stores!(the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with);
