@@ -77,6 +77,10 @@ pub fn build_router(state: AppState) -> Router {
             get(api_tab::python_download).post(api_tab::python_with_secret),
         )
         .route("/workspaces/{id}/datasets", get(datasets::tab))
+        .route(
+            "/workspaces/{id}/datasets/import",
+            post(datasets::import).layer(DefaultBodyLimit::disable()),
+        )
         .route("/workspaces/{id}/datasets/{ds}", get(datasets::page))
         .route(
             "/workspaces/{id}/datasets/{ds}/revoke/{acct}",

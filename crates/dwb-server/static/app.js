@@ -49,3 +49,23 @@ document.addEventListener("click", function (ev) {
     if (c && c.close && c.open) { ev.preventDefault(); c.close(); }
   }
 });
+// Forms with data-upload send their file with a progress bar, then follow the answer.
+document.addEventListener("submit", function (ev) {
+  var form = ev.target;
+  var barId = form.getAttribute && form.getAttribute("data-upload");
+  if (!barId || !window.XMLHttpRequest || !window.FormData) return;
+  ev.preventDefault();
+  var bar = document.getElementById(barId);
+  var xhr = new XMLHttpRequest();
+  xhr.open("POST", form.action);
+  if (bar) { bar.classList.remove("is-hidden"); bar.value = 0; }
+  xhr.upload.addEventListener("progress", function (e) {
+    if (bar && e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
+  });
+  xhr.addEventListener("load", function () {
+    if (xhr.status < 400 && xhr.responseURL) { window.location.assign(xhr.responseURL); return; }
+    document.open(); document.write(xhr.responseText); document.close();
+  });
+  xhr.addEventListener("error", function () { if (bar) bar.classList.add("is-hidden"); alert("The upload failed: the server could not be reached."); });
+  xhr.send(new FormData(form));
+});

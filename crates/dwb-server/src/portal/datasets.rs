@@ -104,6 +104,10 @@ pub async fn tab(
         ws_admin: o.role == dwb_core::validate::Role::Admin,
         q: s.q.trim().to_string(),
         datasets: rows,
+        csrf: who.csrf.clone(),
+        versions: schema_versions(state.store.as_ref(), o.ws.id).await?,
+        error: None,
+        problems: Vec::new(),
     }))
 }
 
@@ -452,4 +456,122 @@ pub async fn save_as(
         ))),
         Err(other) => Err(data_error(other)),
     }
+}
+
+/// Every schema version of a workspace, for the import form.
+async fn schema_versions(
+    store: &dyn Store,
+    ws: Uuid,
+) -> Result<Vec<crate::portal::views::Choice>, PageError> {
+    let mut out = Vec::new();
+    for s in store.schemas(ws).await? {
+        for v in &s.versions {
+            out.push(crate::portal::views::Choice {
+                id: v.id.to_string(),
+                name: format!("{} – {}", s.name, v.name),
+                checked: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `site=Oslo, vessel=Aurora` as `{"site": ["Oslo"], "vessel": ["Aurora"]}`.
+fn parse_tags(text: &str) -> Value {
+    let mut map = serde_json::Map::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let entry = map
+            .entry(k.trim().to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let (Value::Array(a), false) = (entry, v.trim().is_empty()) {
+            a.push(Value::String(v.trim().to_string()));
+        }
+    }
+    Value::Object(map)
+}
+
+/// "Import CSV": a multipart form whose file streams into the lake; the
+/// page's script shows the upload's progress.
+pub async fn import(
+    State(state): State<AppState>,
+    who: SignedIn,
+    Path(id): Path<String>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, PageError> {
+    use futures::TryStreamExt;
+    let o = open(&state, &who, &id, Action::ManageDatasets).await?;
+    let (mut csrf, mut name, mut description, mut tags, mut version) =
+        (None, String::new(), String::new(), String::new(), None);
+    let bad = |_| {
+        PageError::BadRequest("The upload could not be read. Reload the page and try again.".into())
+    };
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or("") {
+            "csrf" => csrf = Some(field.text().await.map_err(bad)?),
+            "name" => name = field.text().await.map_err(bad)?,
+            "description" => description = field.text().await.map_err(bad)?,
+            "tags" => tags = field.text().await.map_err(bad)?,
+            "schema_version" => version = field.text().await.map_err(bad)?.parse::<Uuid>().ok(),
+            "file" => {
+                if !crate::portal::form::csrf_ok(csrf.as_deref(), &who.csrf) {
+                    return Err(PageError::Csrf);
+                }
+                let reader =
+                    tokio_util::io::StreamReader::new(field.map_err(std::io::Error::other));
+                let result = state
+                    .data()
+                    .import_csv(
+                        &who.actor(),
+                        &o.ws,
+                        &name,
+                        &description,
+                        parse_tags(&tags),
+                        version,
+                        reader,
+                    )
+                    .await;
+                return match result {
+                    Ok(d) => Ok(axum::response::Redirect::to(&format!(
+                        "/workspaces/{}/datasets/{}",
+                        o.ws.id, d.id
+                    ))
+                    .into_response()),
+                    Err(e) => {
+                        let (error, problems) = match e {
+                            DataError::Rejected(errors) => (
+                                "The file was rejected; nothing was imported.".to_string(),
+                                errors,
+                            ),
+                            DataError::Invalid { field, message } => {
+                                (format!("Not imported: {field} {message}."), Vec::new())
+                            }
+                            DataError::Conflict(m) => (format!("Not imported: {m}."), Vec::new()),
+                            other => return Err(data_error(other)),
+                        };
+                        let mut rows = Vec::new();
+                        for d in state.store.datasets(o.ws.id).await? {
+                            rows.push(row_of(state.store.as_ref(), &d).await?);
+                        }
+                        let mut resp = render(&DatasetsPage {
+                            nav: who.nav(),
+                            ws: WsView::from(&o.ws),
+                            tab: "datasets",
+                            ws_admin: true,
+                            q: String::new(),
+                            datasets: rows,
+                            csrf: who.csrf.clone(),
+                            versions: schema_versions(state.store.as_ref(), o.ws.id).await?,
+                            error: Some(error),
+                            problems,
+                        });
+                        *resp.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+                        Ok(resp)
+                    }
+                };
+            }
+            _ => {}
+        }
+    }
+    Err(PageError::BadRequest("Choose a CSV file to import.".into()))
 }

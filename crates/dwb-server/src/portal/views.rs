@@ -193,6 +193,11 @@ pub struct DatasetsPage {
     pub ws_admin: bool,
     pub q: String,
     pub datasets: Vec<DatasetRow>,
+    pub csrf: String,
+    /// Schema versions an import can use.
+    pub versions: Vec<Choice>,
+    pub error: Option<String>,
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

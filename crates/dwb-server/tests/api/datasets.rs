@@ -414,3 +414,100 @@ async fn the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with(bac
     assert!(body.contains("was not saved: name"), "{body}");
 }
 on_both_stores!(the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with);
+
+fn multipart(fields: &[(&str, &str)], file: &str) -> (String, Vec<u8>) {
+    let boundary = "dwbtestboundary7MA4YWxkTrZu0gW";
+    let mut body = String::new();
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"data.csv\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+async fn the_portal_imports_a_csv_file(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ws = app.demo.id;
+    let mut p = app
+        .signed_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let (_, body) = p.get(&format!("/workspaces/{ws}/datasets")).await;
+    assert!(body.contains("Import CSV") && body.contains("Infer from the header and first rows"));
+    let url = app.url(&format!("/workspaces/{ws}/datasets/import"));
+    let (ct, bytes) = multipart(
+        &[
+            ("csrf", &p.csrf),
+            ("name", "Uploaded"),
+            ("description", "d"),
+            ("tags", "site=Oslo"),
+            ("schema_version", ""),
+        ],
+        CSV,
+    );
+    let r = p
+        .client
+        .post(&url)
+        .header("content-type", ct)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.url().path().contains("/datasets/"),
+        "lands on the new data set"
+    );
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("<h2>Uploaded</h2>")
+            && body.contains("(5 rows)")
+            && body.contains("site: Oslo"),
+        "{body}"
+    );
+    let version = app.store.datasets(ws).await.unwrap()[0]
+        .schema_version_id
+        .to_string();
+    let broken = "Time,Channel,Value\n2026-01-01T00:00:00Z,A,1\n2026-01-01T01:00:00Z,B,abc\n";
+    let (ct, bytes) = multipart(
+        &[
+            ("csrf", &p.csrf),
+            ("name", "Broken"),
+            ("schema_version", &version),
+        ],
+        broken,
+    );
+    let r = p
+        .client
+        .post(&url)
+        .header("content-type", ct)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("The file was rejected; nothing was imported.")
+            && body.contains("line 3, column Value"),
+        "{body}"
+    );
+    assert_eq!(app.store.datasets(ws).await.unwrap().len(), 1);
+    let (ct, bytes) = multipart(&[("csrf", "forged"), ("name", "X")], CSV);
+    let r = p
+        .client
+        .post(&url)
+        .header("content-type", ct)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+on_both_stores!(the_portal_imports_a_csv_file);
