@@ -6,7 +6,7 @@ use axum::{middleware, Router};
 
 use crate::auth::discovery;
 use crate::http::{middleware as mw, ops};
-use crate::portal::{activity, api_tab, assets, auth, datasets, members, workspaces};
+use crate::portal::{activity, api_tab, assets, auth, datasets, members, schemas, workspaces};
 use crate::state::AppState;
 
 pub fn build_router(state: AppState) -> Router {
@@ -75,6 +75,14 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/workspaces/{id}/api/{acct}/python",
             get(api_tab::python_download).post(api_tab::python_with_secret),
+        )
+        .route(
+            "/workspaces/{id}/schemas",
+            get(schemas::tab).post(schemas::create),
+        )
+        .route(
+            "/workspaces/{id}/schemas/{schema}/default",
+            post(schemas::make_default),
         )
         .route("/workspaces/{id}/datasets", get(datasets::tab))
         .route(

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod datasets;
 pub mod form;
 pub mod members;
+pub mod schemas;
 pub mod session;
 pub mod views;
 pub mod workspaces;

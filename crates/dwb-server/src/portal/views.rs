@@ -373,3 +373,37 @@ pub struct ApiPickPage {
     pub current: Vec<String>,
     pub choices: Vec<Choice>,
 }
+
+#[derive(Debug, Clone)]
+pub struct VersionView {
+    pub id: String,
+    pub name: String,
+    pub columns: String,
+    pub default: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchemaView {
+    pub id: String,
+    pub name: String,
+    pub short_name: String,
+    pub description: String,
+    pub versions: Vec<VersionView>,
+}
+
+#[derive(Template)]
+#[template(path = "schemas.html")]
+pub struct SchemasPage {
+    pub nav: Option<Nav>,
+    pub ws: WsView,
+    pub tab: &'static str,
+    pub ws_admin: bool,
+    pub csrf: String,
+    pub schemas: Vec<SchemaView>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub form_name: String,
+    pub form_short: String,
+    pub form_description: String,
+    pub form_columns: String,
+}

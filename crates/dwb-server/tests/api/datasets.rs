@@ -511,3 +511,97 @@ async fn the_portal_imports_a_csv_file(backend: Backend) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 on_both_stores!(the_portal_imports_a_csv_file);
+
+async fn admins_manage_schemas_in_the_portal(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ws = app.demo.id;
+    let mut p = app
+        .signed_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    let path = format!("/workspaces/{ws}/schemas");
+    let (status, body) = p.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No schemas yet") && body.contains(">Schemas</a>"));
+    let (status, body) = p
+        .post(
+            &path,
+            &[
+                ("name", "Sensors"),
+                ("columns", "Time, DateTime, required\nTemp, Float"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.contains("Not created: columns[1].type") && body.contains("Temp, Float"),
+        "{body}"
+    );
+    let (status, body) = p
+        .post(
+            &path,
+            &[
+                ("name", "Sensors"),
+                ("short_name", "s"),
+                ("columns", "Time, DateTime, required\nTemp, Double"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Created the schema Sensors.")
+            && body.contains("Time (DateTime), required; Temp (Double)"),
+        "{body}"
+    );
+    let schema = app.store.schemas(ws).await.unwrap().remove(0);
+    let e = dwb_server::ledger::system_event(
+        app.demo.tenant_id,
+        Some(ws),
+        app.clock.now(),
+        "SchemaVersionAdded",
+        "schema",
+        schema.id.to_string(),
+        "s",
+    );
+    let v2 = app
+        .store
+        .add_schema_version(
+            schema.id,
+            dwb_store::NewSchemaVersion {
+                id: Uuid::new_v4(),
+                name: "Version 2".into(),
+                description: String::new(),
+                columns: json!([]),
+            },
+            app.clock.now(),
+            e,
+        )
+        .await
+        .unwrap();
+    let (_, body) = p.get(&path).await;
+    assert!(body.contains("Make Version 2 of Sensors the default"));
+    let (status, body) = p
+        .post(
+            &format!("{path}/{}/default", schema.id),
+            &[("version", &v2.id.to_string())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Changed the default version of Sensors."));
+    assert_eq!(
+        app.store
+            .schema(schema.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .default_version_id,
+        Some(v2.id)
+    );
+    // Readers have no Schemas tab.
+    let ann = app.person("ann@example.org", "ann password 1", false).await;
+    app.add_member(ws, ann, dwb_core::validate::Role::Reader)
+        .await;
+    let mut r = app.signed_in("ann@example.org", "ann password 1").await;
+    let (status, _) = r.get(&path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+on_both_stores!(admins_manage_schemas_in_the_portal);
