@@ -114,9 +114,17 @@ async fn api_tab_adds_edits_regenerates_and_removes_an_account(backend: Backend)
         )
         .await;
         // The API key is hidden until "Show".
-        t.expect_no_text("dwbk_").await;
+        let page = t.client.source().await.unwrap_or_default();
+        t.check(!page.contains("dwbk_"), "the API key hidden until Show")
+            .await;
         t.click_row("API key", "Show").await;
-        t.expect_text("dwbk_").await;
+        t.row_control("API key", "Copy").await;
+        let key = t.value_by_label("API key").await;
+        t.check(
+            key.starts_with("dwbk_"),
+            &format!("the API key shown after Show, not {key:?}"),
+        )
+        .await;
         t.row_control("API key", "Copy").await;
         t.shot("05-account").await;
 
@@ -264,7 +272,13 @@ async fn api_tab_shares_selected_data_sets_and_changes_a_level(backend: Backend)
             .switch_to_window(tab)
             .await
             .expect("switch to the new tab");
-        t.expect_heading_starting("Readings").await;
+        t.the_one(
+            "//h2[normalize-space()='Readings']",
+            "the heading \"Readings\"",
+        )
+        .await;
+        t.expect_text("Shared with").await;
+        t.expect_text("Dashboards (dash@example.org)").await;
         t.shot("24-data-set-tab").await;
         t.client.close_window().await.expect("close the tab");
         t.client
@@ -298,6 +312,40 @@ async fn api_tab_shares_selected_data_sets_and_changes_a_level(backend: Backend)
         t.check(level == "Admin", &format!("Admin chosen, not {level:?}"))
             .await;
         t.shot("27-level-admin").await;
+
+        // "Shared with" on the data set's page: an admin revokes the account there.
+        t.click_link_in(SIDEBAR, "Dashboards").await;
+        t.expect_panel_heading("Dashboards").await;
+        let before = t.client.windows().await.expect("the windows");
+        let link = t
+            .the_one(&shared_link("Readings"), "the link \"Readings\"")
+            .await;
+        t.click(link, "the link \"Readings\"").await;
+        let tab = t.new_window(&before).await;
+        t.client
+            .switch_to_window(tab)
+            .await
+            .expect("switch to the new tab");
+        t.expect_text("Shared with").await;
+        t.expect_text("all workspace data (Admin)").await;
+        t.click_button("Revoke access of Dashboards (dash@example.org)")
+            .await;
+        t.expect_dialog("Stop sharing Readings with Dashboards (dash@example.org)?")
+            .await;
+        t.answer_dialog(true).await;
+        t.expect_text("Stopped sharing Readings with Dashboards")
+            .await;
+        t.expect_no_text("Dashboards (dash@example.org)").await;
+        t.shot("28-revoked-in-shared-with").await;
+        t.client.close_window().await.expect("close the tab");
+        t.client
+            .switch_to_window(before[0].clone())
+            .await
+            .expect("back to the first tab");
+        t.click_link_in(SIDEBAR, "Dashboards").await;
+        t.expect_text("0 selected data sets").await;
+        t.expect_shared(&[]).await;
+        t.shot("29-after-revoke").await;
     })
     .await;
 }
@@ -346,6 +394,28 @@ async fn api_tab_downloads_a_python_script_that_runs(backend: Backend) {
         t.check(
             ok && out.contains("Readings") && out.contains("\"Channel\": \"B\""),
             &format!("the script with DWB_CLIENT_SECRET to print the rows:\n{out}"),
+        )
+        .await;
+
+        // After "Regenerate", the script holding the old secret fails readably.
+        t.click_row("Service account secret", "Regenerate").await;
+        t.expect_dialog(
+            "Regenerate the secret of Notebook? The current secret, and every token \
+             issued with it, stop working at once.",
+        )
+        .await;
+        t.answer_dialog(true).await;
+        t.expect_panel_heading("New secret for Notebook").await;
+        t.shot("32-regenerated").await;
+        let (ok, out) = run_python(&embedded, None).await;
+        t.check(
+            !ok && out.contains("401"),
+            &format!("the old script to fail with a readable 401 message:\n{out}"),
+        )
+        .await;
+        t.check(
+            !out.contains("Traceback"),
+            &format!("a message, not a Python traceback:\n{out}"),
         )
         .await;
     })
@@ -543,7 +613,10 @@ impl Tab {
         self.expect_heading_starting("Demo").await;
         self.click_link("API management").await;
         self.expect_link_in(SIDEBAR, "Add account").await;
-        self.expect_text("Service accounts").await;
+        // The sidebar's heading (shown in capitals by the style sheet).
+        let heading = format!("{SIDEBAR}//h2[normalize-space()='Service accounts']");
+        self.the_one(&heading, "the heading \"Service accounts\"")
+            .await;
     }
 
     /// Adds an account through the form; the credentials page follows.
@@ -567,6 +640,49 @@ impl Tab {
         self.click_button("Create service account").await;
         self.expect_panel_heading(&format!("Service account {name} created"))
             .await;
+    }
+
+    /// The field bound to the label `label`, like `Browser::field_by_label`
+    /// but asking again when the page answers with an error in between
+    /// (seen once under load right after a page load).
+    async fn field(&self, label: &str) -> Element {
+        let xpath = format!("//label[normalize-space()={}]", xpath_literal(label));
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let found = async {
+                let l = self.client.find(Locator::XPath(&xpath)).await?;
+                let id = l.attr("for").await?.unwrap_or_default();
+                self.client.find(Locator::Id(&id)).await
+            };
+            match found.await {
+                Ok(field) => return field,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("looking for the field {label:?} again after: {e}");
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(_) => return self.field_by_label(label).await,
+            }
+        }
+    }
+
+    async fn fill_by_label(&self, label: &str, value: &str) {
+        let field = self.field(label).await;
+        let typed = async {
+            field.clear().await?;
+            field.send_keys(value).await
+        };
+        if let Err(e) = typed.await {
+            panic!(
+                "{}",
+                self.report(&format!("cannot type into {label:?}: {e}"))
+                    .await
+            );
+        }
+    }
+
+    async fn value_by_label(&self, label: &str) -> String {
+        let field = self.field(label).await;
+        field.prop("value").await.ok().flatten().unwrap_or_default()
     }
 
     async fn expect_panel_heading(&self, text: &str) {
@@ -672,13 +788,13 @@ impl Tab {
     }
 
     async fn displayed_by_label(&self, label: &str) -> bool {
-        let f = self.field_by_label(label).await;
+        let f = self.field(label).await;
         f.is_displayed().await.unwrap_or(false)
     }
 
     /// The error `message` right after the field labelled `label`.
     async fn expect_error_after(&self, label: &str, message: &str) {
-        let field = self.field_by_label(label).await;
+        let field = self.field(label).await;
         let id = field.attr("id").await.ok().flatten().unwrap_or_default();
         let xpath = format!(
             "//*[@id={}]/following-sibling::*[not(self::p[contains(@class,'hint')])][1]\
@@ -686,13 +802,26 @@ impl Tab {
             xpath_literal(&id),
             xpath_literal(message)
         );
-        self.the_one(&xpath, &format!("the error {message:?} next to {label:?}"))
+        let error = self
+            .the_one(&xpath, &format!("the error {message:?} next to {label:?}"))
             .await;
+        // A screen reader reads the message with the field.
+        let error_id = error.attr("id").await.ok().flatten();
+        let described = field.attr("aria-describedby").await.ok().flatten();
+        let invalid = field.attr("aria-invalid").await.ok().flatten();
+        self.check(
+            error_id.is_some() && described == error_id && invalid.as_deref() == Some("true"),
+            &format!(
+                "{label:?} to be marked invalid and described by its error \
+                 (aria-describedby {described:?}, error id {error_id:?}, aria-invalid {invalid:?})"
+            ),
+        )
+        .await;
     }
 
     /// The error `message` in the fieldset of the field labelled `label`.
     async fn expect_error_in_fieldset(&self, label: &str, message: &str) {
-        let field = self.field_by_label(label).await;
+        let field = self.field(label).await;
         let id = field.attr("id").await.ok().flatten().unwrap_or_default();
         let xpath = format!(
             "//*[@id={}]/ancestor::fieldset[1]//*[contains(@class,'field-error')]\
@@ -745,7 +874,11 @@ impl Tab {
             {
                 shown.push(a.text().await.unwrap_or_default());
             }
-            if shown == names {
+            // Compared as sets: the list is in no particular order.
+            shown.sort();
+            let mut wanted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            wanted.sort();
+            if shown == wanted {
                 return;
             }
             if Instant::now() > deadline {
@@ -838,14 +971,22 @@ impl Tab {
             .execute_async(
                 "const done = arguments[arguments.length - 1];\
                  axe.run(document, { resultTypes: ['violations'] })\
-                   .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, \
-                     help: v.help, nodes: v.nodes.map(n => n.target.join(' ')) }))),\
+                   .then(r => done([r.passes.length, r.violations.map(v => ({ id: v.id, impact: v.impact, \
+                     help: v.help, nodes: v.nodes.map(n => n.target.join(' ')) }))]),\
                          e => done('axe failed: ' + e));",
                 vec![],
             )
             .await;
         let violations = match run {
-            Ok(Value::Array(v)) => v,
+            Ok(Value::Array(mut v)) if v.len() == 2 => {
+                let passes = v[0].as_u64().unwrap_or_default();
+                let found = v.remove(1).as_array().cloned().unwrap_or_default();
+                eprintln!(
+                    "axe-core on {page}: {passes} rules pass, {} violated",
+                    found.len()
+                );
+                found
+            }
             other => panic!(
                 "{}",
                 self.report(&format!("axe-core did not run: {other:?}"))
