@@ -316,7 +316,7 @@ async fn account_page(
         Access::Workspace(_) => Vec::new(),
     });
     let all = state.store.datasets(c.o.ws.id).await?;
-    let shared = shared_ids
+    let mut shared: Vec<Choice> = shared_ids
         .iter()
         .filter_map(|id| all.iter().find(|d| d.id == *id))
         .map(|d| Choice {
@@ -325,6 +325,7 @@ async fn account_page(
             checked: true,
         })
         .collect();
+    shared.sort_by_key(|c| c.name.to_lowercase());
     let warning = match secret_state(a.secret_expires_at, now) {
         SecretState::Valid => None,
         SecretState::ExpiresSoon => Some(format!(
