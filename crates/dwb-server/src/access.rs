@@ -77,6 +77,20 @@ pub async fn workspace(
     Ok((ws, st))
 }
 
+/// Like `workspace`, reading the workspace through `cache` (API calls).
+pub async fn workspace_cached(
+    cache: &crate::auth::cache::WorkspaceCache,
+    store: &dyn Store,
+    who: &Principal,
+    id: Uuid,
+    action: Action,
+) -> Result<(Workspace, Standing), Refusal> {
+    let ws = cache.get(store, id).await?.ok_or(Refusal::NotFound)?;
+    let st = standing(store, who, &ws).await?;
+    verdict(decide(st, action))?;
+    Ok((ws.as_ref().clone(), st))
+}
+
 /// Checks a tenant-level `action` of `who` on tenant `tenant`.
 pub fn tenant(who: &Principal, tenant: Uuid, action: Action) -> Result<Standing, Refusal> {
     let st = tenant_standing(who, tenant);

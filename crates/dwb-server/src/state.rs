@@ -7,7 +7,7 @@ use dwb_core::crypto::MasterKey;
 use dwb_core::Clock;
 use dwb_store::Store;
 
-use crate::auth::cache::{AccountCache, TokenCache};
+use crate::auth::cache::{AccountCache, TokenCache, WorkspaceCache};
 use crate::auth::usage::Usage;
 use crate::http::metrics::Metrics;
 use crate::keys::Keyring;
@@ -54,6 +54,7 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     pub accounts: Arc<AccountCache>,
     pub tokens: Arc<TokenCache>,
+    pub workspaces: Arc<WorkspaceCache>,
     pub usage: Arc<Usage>,
     pub lake: Arc<dwb_lake::Lake>,
 }
@@ -93,6 +94,7 @@ impl AppState {
             keyring: Arc::new(keyring),
             accounts: Arc::new(accounts),
             tokens: Arc::default(),
+            workspaces: Arc::default(),
             usage: Arc::default(),
             lake: Arc::new(lake),
         })

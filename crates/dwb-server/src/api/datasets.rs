@@ -113,7 +113,8 @@ async fn visible(
     ws: &str,
 ) -> Result<(Workspace, Vec<Dataset>), ApiError> {
     let ws = parse_id("workspace", ws)?;
-    let (ws, st) = access::workspace(
+    let (ws, st) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         ws,
@@ -420,7 +421,8 @@ pub async fn delete(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let wsid = parse_id("workspace", &ws)?;
-    let (workspace, _) = access::workspace(
+    let (workspace, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         wsid,
@@ -495,7 +497,8 @@ pub async fn schemas(
     Path(ws): Path<String>,
 ) -> Result<Json<Vec<SchemaOut>>, ApiError> {
     let ws = parse_id("workspace", &ws)?;
-    let (ws, _) = access::workspace(
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         ws,
@@ -521,7 +524,14 @@ async fn schema_of(
     action: Action,
 ) -> Result<(Workspace, SchemaRecord), ApiError> {
     let ws = parse_id("workspace", ws)?;
-    let (ws, _) = access::workspace(state.store.as_ref(), &caller.principal, ws, action).await?;
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
+        state.store.as_ref(),
+        &caller.principal,
+        ws,
+        action,
+    )
+    .await?;
     let id = parse_id("schema", id)?;
     let s = state
         .store
@@ -555,7 +565,8 @@ pub async fn schema_version(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Json<SchemaVersionOut>, ApiError> {
     let wsid = parse_id("workspace", &ws)?;
-    let (ws, _) = access::workspace(
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         wsid,
@@ -596,7 +607,8 @@ pub async fn add_schema(
     ApiJson(body): ApiJson<NewSchemaIn>,
 ) -> Result<Response, ApiError> {
     let ws = parse_id("workspace", &ws)?;
-    let (ws, _) = access::workspace(
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         ws,

@@ -52,7 +52,8 @@ pub async fn derive(
     ApiJson(body): ApiJson<DeriveIn>,
 ) -> Result<Response, ApiError> {
     let (ws, id) = (parse_id("workspace", &ws)?, parse_id("data set", &id)?);
-    let (workspace, _) = access::workspace(
+    let (workspace, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         ws,

@@ -134,7 +134,8 @@ fn tags(v: Option<Value>) -> Result<Value, ApiError> {
 
 async fn writable(state: &AppState, caller: &ApiCaller, ws: &str) -> Result<Workspace, ApiError> {
     let ws = parse_id("workspace", ws)?;
-    let (ws, _) = access::workspace(
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         ws,

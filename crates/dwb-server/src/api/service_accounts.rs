@@ -48,11 +48,15 @@ async fn workspace(
     action: Action,
 ) -> Result<Workspace, ApiError> {
     let id = parse_path_id("workspace", ws)?;
-    Ok(
-        access::workspace(state.store.as_ref(), &caller.principal, id, action)
-            .await?
-            .0,
+    Ok(access::workspace_cached(
+        &state.workspaces,
+        state.store.as_ref(),
+        &caller.principal,
+        id,
+        action,
     )
+    .await?
+    .0)
 }
 
 #[utoipa::path(

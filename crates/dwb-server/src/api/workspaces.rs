@@ -159,7 +159,8 @@ pub async fn get_one(
     Extension(caller): Extension<ApiCaller>,
     Path(ws): Path<String>,
 ) -> Result<Json<WorkspaceOut>, ApiError> {
-    let (ws, _) = access::workspace(
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         parse_id("workspace", &ws)?,
@@ -214,7 +215,8 @@ pub async fn workspace_roles(
     Path(ws): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<Paged<RoleOut>>, ApiError> {
-    let (ws, _) = access::workspace(
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         parse_id("workspace", &ws)?,
@@ -244,7 +246,8 @@ pub async fn ledger(
     Path(ws): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<Paged<LedgerEntryOut>>, ApiError> {
-    let (ws, _) = access::workspace(
+    let (ws, _) = access::workspace_cached(
+        &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         parse_id("workspace", &ws)?,

@@ -97,3 +97,41 @@ impl TokenCache {
         map.insert(token.to_string(), claims);
     }
 }
+
+/// Workspaces by id, kept a few seconds, so an API call costs no store round
+/// trip for the workspace it names.
+#[derive(Default)]
+pub struct WorkspaceCache {
+    entries: RwLock<HashMap<Uuid, (std::time::Instant, Arc<dwb_store::Workspace>)>>,
+}
+
+const WORKSPACE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl WorkspaceCache {
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        id: Uuid,
+    ) -> StoreResult<Option<Arc<dwb_store::Workspace>>> {
+        if let Some((at, ws)) = self
+            .entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            if at.elapsed() < WORKSPACE_TTL {
+                return Ok(Some(ws.clone()));
+            }
+        }
+        let Some(ws) = store.workspace(id).await? else {
+            return Ok(None);
+        };
+        let ws = Arc::new(ws);
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(id, (std::time::Instant::now(), ws.clone()));
+        Ok(Some(ws))
+    }
+}
