@@ -8,6 +8,8 @@ use dwb_core::principal::{Person, Principal, Standing};
 use dwb_store::{Store, StoreError, User, Workspace};
 use uuid::Uuid;
 
+use crate::auth::cache::WorkspaceCache;
+
 #[derive(Debug)]
 pub enum Refusal {
     /// Absent, or must look absent to this principal.
@@ -64,22 +66,10 @@ fn verdict(d: Decision) -> Result<(), Refusal> {
     }
 }
 
-/// Workspace `id` when `who` may do `action` in it.
+/// Workspace `id` when `who` may do `action` in it; the workspace is read
+/// through `cache`, so a request costs no store round trip for it.
 pub async fn workspace(
-    store: &dyn Store,
-    who: &Principal,
-    id: Uuid,
-    action: Action,
-) -> Result<(Workspace, Standing), Refusal> {
-    let ws = store.workspace(id).await?.ok_or(Refusal::NotFound)?;
-    let st = standing(store, who, &ws).await?;
-    verdict(decide(st, action))?;
-    Ok((ws, st))
-}
-
-/// Like `workspace`, reading the workspace through `cache` (API calls).
-pub async fn workspace_cached(
-    cache: &crate::auth::cache::WorkspaceCache,
+    cache: &WorkspaceCache,
     store: &dyn Store,
     who: &Principal,
     id: Uuid,
@@ -100,12 +90,18 @@ pub fn tenant(who: &Principal, tenant: Uuid, action: Action) -> Result<Standing,
 
 /// Data set `id` of workspace `ws` when `who` may read it, with the workspace.
 pub async fn dataset(
+    cache: &WorkspaceCache,
     store: &dyn Store,
     who: &Principal,
     ws: Uuid,
     id: Uuid,
 ) -> Result<(Workspace, dwb_store::Dataset), Refusal> {
-    let workspace = store.workspace(ws).await?.ok_or(Refusal::NotFound)?;
+    let workspace = cache
+        .get(store, ws)
+        .await?
+        .ok_or(Refusal::NotFound)?
+        .as_ref()
+        .clone();
     let st = standing(store, who, &workspace).await?;
     let d = store
         .dataset(id)

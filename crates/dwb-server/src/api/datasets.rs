@@ -113,14 +113,7 @@ async fn visible(
     ws: &str,
 ) -> Result<(Workspace, Vec<Dataset>), ApiError> {
     let ws = parse_id("workspace", ws)?;
-    let (ws, st) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        ws,
-        Action::ListDatasets,
-    )
-    .await?;
+    let (ws, st) = super::workspace(state, caller, ws, Action::ListDatasets).await?;
     let all = state.store.datasets(ws.id).await?;
     let list = all
         .into_iter()
@@ -285,7 +278,14 @@ async fn one(
 ) -> Result<(Workspace, Dataset), ApiError> {
     let ws = parse_id("workspace", ws)?;
     let id = parse_id("data set", id)?;
-    Ok(access::dataset(state.store.as_ref(), &caller.principal, ws, id).await?)
+    Ok(access::dataset(
+        &state.workspaces,
+        state.store.as_ref(),
+        &caller.principal,
+        ws,
+        id,
+    )
+    .await?)
 }
 
 #[utoipa::path(get, path = "/workspaces/{workspace_id}/datasets/{dataset_id}", tag = "Data sets", summary = "Get a data set",
@@ -421,14 +421,7 @@ pub async fn delete(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let wsid = parse_id("workspace", &ws)?;
-    let (workspace, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        wsid,
-        Action::ManageDatasets,
-    )
-    .await?;
+    let (workspace, _) = super::workspace(&state, &caller, wsid, Action::ManageDatasets).await?;
     let (_, d) = one(&state, &caller, &ws, &id).await?;
     state.data().delete(&caller.actor(), &workspace, &d).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -497,14 +490,7 @@ pub async fn schemas(
     Path(ws): Path<String>,
 ) -> Result<Json<Vec<SchemaOut>>, ApiError> {
     let ws = parse_id("workspace", &ws)?;
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        ws,
-        Action::ViewSchemas,
-    )
-    .await?;
+    let (ws, _) = super::workspace(&state, &caller, ws, Action::ViewSchemas).await?;
     Ok(Json(
         state
             .store
@@ -524,14 +510,7 @@ async fn schema_of(
     action: Action,
 ) -> Result<(Workspace, SchemaRecord), ApiError> {
     let ws = parse_id("workspace", ws)?;
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        ws,
-        action,
-    )
-    .await?;
+    let (ws, _) = super::workspace(state, caller, ws, action).await?;
     let id = parse_id("schema", id)?;
     let s = state
         .store
@@ -565,14 +544,7 @@ pub async fn schema_version(
     Path((ws, id)): Path<(String, String)>,
 ) -> Result<Json<SchemaVersionOut>, ApiError> {
     let wsid = parse_id("workspace", &ws)?;
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        wsid,
-        Action::ViewSchemas,
-    )
-    .await?;
+    let (ws, _) = super::workspace(&state, &caller, wsid, Action::ViewSchemas).await?;
     let (v, _) = state
         .data()
         .version(&ws, parse_id("schema version", &id)?)
@@ -607,14 +579,7 @@ pub async fn add_schema(
     ApiJson(body): ApiJson<NewSchemaIn>,
 ) -> Result<Response, ApiError> {
     let ws = parse_id("workspace", &ws)?;
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        ws,
-        Action::ManageSchemas,
-    )
-    .await?;
+    let (ws, _) = super::workspace(&state, &caller, ws, Action::ManageSchemas).await?;
     let s = state
         .data()
         .create_schema(

@@ -52,15 +52,15 @@ pub async fn derive(
     ApiJson(body): ApiJson<DeriveIn>,
 ) -> Result<Response, ApiError> {
     let (ws, id) = (parse_id("workspace", &ws)?, parse_id("data set", &id)?);
-    let (workspace, _) = access::workspace_cached(
+    let (workspace, _) = super::workspace(&state, &caller, ws, Action::ManageDatasets).await?;
+    let (_, source) = access::dataset(
         &state.workspaces,
         state.store.as_ref(),
         &caller.principal,
         ws,
-        Action::ManageDatasets,
+        id,
     )
     .await?;
-    let (_, source) = access::dataset(state.store.as_ref(), &caller.principal, ws, id).await?;
     let new = NewDerived {
         name: body.name,
         description: body.description,

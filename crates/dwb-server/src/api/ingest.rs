@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::access;
 use crate::api::error::ApiError;
 use crate::api::json::ApiJson;
 use crate::api::types::ErrorBody;
@@ -134,14 +133,7 @@ fn tags(v: Option<Value>) -> Result<Value, ApiError> {
 
 async fn writable(state: &AppState, caller: &ApiCaller, ws: &str) -> Result<Workspace, ApiError> {
     let ws = parse_id("workspace", ws)?;
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        ws,
-        Action::ManageDatasets,
-    )
-    .await?;
+    let (ws, _) = super::workspace(state, caller, ws, Action::ManageDatasets).await?;
     Ok(ws)
 }
 

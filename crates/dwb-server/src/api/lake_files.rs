@@ -70,7 +70,14 @@ pub async fn sas(
         message: format!("{field}: {message}"),
     };
     let (ws, id) = (parse_id("workspace", &ws)?, parse_id("data set", &id)?);
-    let (workspace, d) = access::dataset(state.store.as_ref(), &caller.principal, ws, id).await?;
+    let (workspace, d) = access::dataset(
+        &state.workspaces,
+        state.store.as_ref(),
+        &caller.principal,
+        ws,
+        id,
+    )
+    .await?;
     let minutes = match params.get("durationInMinutes") {
         None => 60,
         Some(m) => m

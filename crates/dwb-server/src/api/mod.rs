@@ -44,6 +44,23 @@ use crate::state::AppState;
 )]
 struct ApiDoc;
 
+/// Workspace `id` when the API caller may do `action` in it (one cached read).
+pub(crate) async fn workspace(
+    state: &AppState,
+    caller: &crate::auth::gateway::ApiCaller,
+    id: uuid::Uuid,
+    action: dwb_core::policy::Action,
+) -> Result<(dwb_store::Workspace, dwb_core::principal::Standing), error::ApiError> {
+    Ok(crate::access::workspace(
+        &state.workspaces,
+        state.store.as_ref(),
+        &caller.principal,
+        id,
+        action,
+    )
+    .await?)
+}
+
 /// The description, with security schemes and the public URL as server.
 fn describe(mut doc: OpenApi, public_url: &str) -> OpenApi {
     let components = doc.components.get_or_insert_with(Default::default);

@@ -11,7 +11,6 @@ use dwb_core::CoreError;
 use dwb_store::Workspace;
 use uuid::Uuid;
 
-use crate::access;
 use crate::api::error::ApiError;
 use crate::api::json::ApiJson;
 use crate::api::types::{
@@ -48,15 +47,7 @@ async fn workspace(
     action: Action,
 ) -> Result<Workspace, ApiError> {
     let id = parse_path_id("workspace", ws)?;
-    Ok(access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
-        id,
-        action,
-    )
-    .await?
-    .0)
+    Ok(super::workspace(state, caller, id, action).await?.0)
 }
 
 #[utoipa::path(

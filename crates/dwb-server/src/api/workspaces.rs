@@ -159,10 +159,9 @@ pub async fn get_one(
     Extension(caller): Extension<ApiCaller>,
     Path(ws): Path<String>,
 ) -> Result<Json<WorkspaceOut>, ApiError> {
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
+    let (ws, _) = super::workspace(
+        &state,
+        &caller,
         parse_id("workspace", &ws)?,
         Action::ViewWorkspace,
     )
@@ -215,10 +214,9 @@ pub async fn workspace_roles(
     Path(ws): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<Paged<RoleOut>>, ApiError> {
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
+    let (ws, _) = super::workspace(
+        &state,
+        &caller,
         parse_id("workspace", &ws)?,
         Action::ViewMembers,
     )
@@ -246,10 +244,9 @@ pub async fn ledger(
     Path(ws): Path<String>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> Result<Json<Paged<LedgerEntryOut>>, ApiError> {
-    let (ws, _) = access::workspace_cached(
-        &state.workspaces,
-        state.store.as_ref(),
-        &caller.principal,
+    let (ws, _) = super::workspace(
+        &state,
+        &caller,
         parse_id("workspace", &ws)?,
         Action::ViewLedger,
     )

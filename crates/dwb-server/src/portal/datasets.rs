@@ -154,6 +154,7 @@ pub async fn page(
     let o = open(&state, &who, &id, Action::ListDatasets).await?;
     let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
     let (ws, d) = access::dataset(
+        &state.workspaces,
         state.store.as_ref(),
         &access::person(&who.user),
         o.ws.id,
@@ -421,6 +422,7 @@ pub async fn save_as(
     let o = open(&state, &who, &id, Action::ManageDatasets).await?;
     let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
     let (ws, source) = access::dataset(
+        &state.workspaces,
         state.store.as_ref(),
         &access::person(&who.user),
         o.ws.id,

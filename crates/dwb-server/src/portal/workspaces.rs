@@ -32,8 +32,14 @@ pub async fn open(
     action: Action,
 ) -> Result<Opened, PageError> {
     let id: Uuid = id.parse().map_err(|_| PageError::NotFound)?;
-    let (ws, standing) =
-        access::workspace(state.store.as_ref(), &access::person(&who.user), id, action).await?;
+    let (ws, standing) = access::workspace(
+        &state.workspaces,
+        state.store.as_ref(),
+        &access::person(&who.user),
+        id,
+        action,
+    )
+    .await?;
     if state.opened.first_open(&who.session_digest, ws.id) {
         let e = event(
             &who.actor(),
