@@ -297,10 +297,17 @@ pub async fn dataset_by_id(pool: &AnyPool, d: Uuid) -> StoreResult<Option<Datase
     r.as_ref().map(dataset).transpose()
 }
 
+/// What an ingest changed of a base data set.
+pub struct RowsChange {
+    pub rows: i64,
+    /// The new schema version (of it and its derived data sets), if it changed.
+    pub schema_version_id: Option<Uuid>,
+}
+
 pub async fn set_dataset_rows(
     pool: &AnyPool,
     d: Uuid,
-    rows: i64,
+    change: RowsChange,
     by: &str,
     now: Timestamp,
     event: NewEvent,
@@ -309,7 +316,7 @@ pub async fn set_dataset_rows(
     let touched = sqlx::query(
         "UPDATE datasets SET row_count = $1, modified_by = $2, modified_at = $3 WHERE id = $4",
     )
-    .bind(rows)
+    .bind(change.rows)
     .bind(by)
     .bind(now.millis())
     .bind(d.to_string())
@@ -317,6 +324,15 @@ pub async fn set_dataset_rows(
     .await?;
     if touched.rows_affected() == 0 {
         return Err(StoreError::NotFound("data set"));
+    }
+    if let Some(v) = change.schema_version_id {
+        sqlx::query(
+            "UPDATE datasets SET schema_version_id = $1 WHERE id = $2 OR base_dataset_id = $2",
+        )
+        .bind(v.to_string())
+        .bind(d.to_string())
+        .execute(&mut *tx)
+        .await?;
     }
     insert_event(&mut tx, &event).await?;
     tx.commit().await?;

@@ -203,13 +203,14 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records how a running job ended.
+/// Records how a job at `from` ended; `false` (and no change) when it was not at `from`.
 pub async fn finish(
     pool: &AnyPool,
     job_id: Uuid,
+    from: IngestStatus,
     outcome: JobOutcome,
     now: Timestamp,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let status = if outcome.errors.is_empty() {
         IngestStatus::Succeeded
     } else {
@@ -217,7 +218,7 @@ pub async fn finish(
     };
     let done = sqlx::query(
         "UPDATE ingest_jobs SET status = $1, dataset_id = COALESCE($2, dataset_id), row_count = $3, \
-         errors = $4, updated_at = $5 WHERE id = $6",
+         errors = $4, updated_at = $5 WHERE id = $6 AND status = $7",
     )
     .bind(status.as_str())
     .bind(outcome.dataset_id.map(|d| d.to_string()))
@@ -225,12 +226,28 @@ pub async fn finish(
     .bind(serde_json::Value::from(outcome.errors).to_string())
     .bind(now.millis())
     .bind(job_id.to_string())
+    .bind(from.as_str())
     .execute(pool)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound("ingest job"));
-    }
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// Jobs at `status` not touched since before `before`, oldest first (at most 100).
+pub async fn stale(
+    pool: &AnyPool,
+    status: IngestStatus,
+    before: Timestamp,
+) -> StoreResult<Vec<IngestJob>> {
+    let q = format!(
+        "SELECT {COLS} FROM ingest_jobs WHERE status = $1 AND updated_at < $2 \
+         ORDER BY updated_at LIMIT 100"
+    );
+    let rows = sqlx::query(&q)
+        .bind(status.as_str())
+        .bind(before.millis())
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(job).collect()
 }
 
 /// How a job ended: no errors means `Succeeded`.

@@ -164,11 +164,14 @@ pub trait Store: Send + Sync + 'static {
     async fn create_dataset(&self, d: &Dataset, event: NewEvent) -> StoreResult<()>;
     async fn datasets(&self, workspace_id: Uuid) -> StoreResult<Vec<Dataset>>;
     async fn dataset(&self, id: Uuid) -> StoreResult<Option<Dataset>>;
-    /// Records a data set's new row count after an ingest.
+    /// Records a base data set's new row count after an ingest and, when an
+    /// overwrite changed its schema version, the version of it and of its
+    /// derived data sets.
     async fn set_dataset_rows(
         &self,
         id: Uuid,
         rows: i64,
+        schema_version_id: Option<Uuid>,
         by: &str,
         now: Timestamp,
         event: NewEvent,
@@ -187,11 +190,19 @@ pub trait Store: Send + Sync + 'static {
         to: IngestStatus,
         now: Timestamp,
     ) -> StoreResult<bool>;
-    /// Records how a job ended (`Succeeded` without errors, else `Failed`).
+    /// Records how a job at `from` ended (`Succeeded` without errors, else
+    /// `Failed`); `false` (nothing changed) when it was elsewhere.
     async fn finish_ingest_job(
         &self,
         id: Uuid,
+        from: IngestStatus,
         outcome: JobOutcome,
         now: Timestamp,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
+    /// Jobs at `status` not touched since before `before` (at most 100, oldest first).
+    async fn stale_ingest_jobs(
+        &self,
+        status: IngestStatus,
+        before: Timestamp,
+    ) -> StoreResult<Vec<IngestJob>>;
 }

@@ -766,11 +766,16 @@ impl Store for SqlStore {
         &self,
         id: Uuid,
         rows: i64,
+        schema_version_id: Option<Uuid>,
         by: &str,
         now: Timestamp,
         event: NewEvent,
     ) -> StoreResult<()> {
-        datasets::set_dataset_rows(&self.pool, id, rows, by, now, event).await
+        let change = datasets::RowsChange {
+            rows,
+            schema_version_id,
+        };
+        datasets::set_dataset_rows(&self.pool, id, change, by, now, event).await
     }
     async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>> {
         datasets::delete_dataset(&self.pool, id, event).await
@@ -793,9 +798,17 @@ impl Store for SqlStore {
     async fn finish_ingest_job(
         &self,
         id: Uuid,
+        from: IngestStatus,
         outcome: JobOutcome,
         now: Timestamp,
-    ) -> StoreResult<()> {
-        jobs::finish(&self.pool, id, outcome, now).await
+    ) -> StoreResult<bool> {
+        jobs::finish(&self.pool, id, from, outcome, now).await
+    }
+    async fn stale_ingest_jobs(
+        &self,
+        status: IngestStatus,
+        before: Timestamp,
+    ) -> StoreResult<Vec<IngestJob>> {
+        jobs::stale(&self.pool, status, before).await
     }
 }

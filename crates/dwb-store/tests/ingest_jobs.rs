@@ -6,7 +6,7 @@ use dwb_core::Timestamp;
 use dwb_store::testdb::fresh_database;
 use dwb_store::{
     Backend, Bootstrap, IngestJob, IngestOperation, IngestStatus, JobOutcome, NewEvent, NewUser,
-    SqlStore, Store, StoreError,
+    SqlStore, Store,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -99,10 +99,26 @@ async fn jobs_move_only_from_the_status_expected(backend: Backend) {
         row_count: Some(5),
         errors: Vec::new(),
     };
-    store
-        .finish_ingest_job(job.id, outcome, Timestamp(4000))
+    // A job that has not been touched since 3000 is stale before 3001, not before 3000.
+    let stale = store
+        .stale_ingest_jobs(Running, Timestamp(3001))
         .await
         .unwrap();
+    assert_eq!(stale.iter().map(|j| j.id).collect::<Vec<_>>(), [job.id]);
+    assert!(store
+        .stale_ingest_jobs(Running, Timestamp(3000))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .stale_ingest_jobs(Uploaded, Timestamp(9000))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .finish_ingest_job(job.id, Running, outcome, Timestamp(4000))
+        .await
+        .unwrap());
     let got = store.ingest_job(job.id).await.unwrap().unwrap();
     assert_eq!(
         (got.status, got.dataset_id, got.row_count),
@@ -114,10 +130,21 @@ async fn jobs_move_only_from_the_status_expected(backend: Backend) {
         errors: vec!["line 3, column Value: 'abc' is not a Double".into()],
         ..JobOutcome::default()
     };
-    store
-        .finish_ingest_job(job.id, failed, Timestamp(5000))
+    assert!(
+        !store
+            .finish_ingest_job(job.id, Running, failed.clone(), Timestamp(5000))
+            .await
+            .unwrap(),
+        "a finished job does not finish again"
+    );
+    assert_eq!(
+        store.ingest_job(job.id).await.unwrap().unwrap().status,
+        Succeeded
+    );
+    assert!(store
+        .finish_ingest_job(job.id, Succeeded, failed, Timestamp(5000))
         .await
-        .unwrap();
+        .unwrap());
     let got = store.ingest_job(job.id).await.unwrap().unwrap();
     assert_eq!(got.status, Failed);
     assert_eq!(
@@ -126,12 +153,10 @@ async fn jobs_move_only_from_the_status_expected(backend: Backend) {
         "an outcome without a data set keeps it"
     );
     assert_eq!(got.errors.len(), 1);
-    assert!(matches!(
-        store
-            .finish_ingest_job(Uuid::new_v4(), JobOutcome::default(), at)
-            .await,
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(!store
+        .finish_ingest_job(Uuid::new_v4(), Running, JobOutcome::default(), at)
+        .await
+        .unwrap());
 }
 
 #[tokio::test]

@@ -460,6 +460,7 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
         .set_dataset_rows(
             base.id,
             42,
+            None,
             "t",
             Timestamp(15),
             ev(tenant_id, Some(ws), 15, "DatasetIngested"),
@@ -467,6 +468,23 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
         .await
         .unwrap();
     assert_eq!(store.dataset(base.id).await.unwrap().unwrap().row_count, 42);
+    // An overwrite with another schema version moves the base and its derived data sets.
+    store
+        .set_dataset_rows(
+            base.id,
+            7,
+            Some(v2.id),
+            "t",
+            Timestamp(16),
+            ev(tenant_id, Some(ws), 16, "DatasetOverwritten"),
+        )
+        .await
+        .unwrap();
+    for d in [base.id, derived.id] {
+        let d = store.dataset(d).await.unwrap().unwrap();
+        assert_eq!(d.schema_version_id, v2.id, "{}", d.name);
+    }
+    assert_eq!(store.dataset(base.id).await.unwrap().unwrap().row_count, 7);
     assert_eq!(store.datasets(ws).await.unwrap().len(), 2);
 
     let account = store
