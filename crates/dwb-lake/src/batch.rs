@@ -1,4 +1,4 @@
-//! Column builders that turn validated CSV values into Arrow record batches of bounded size.
+//! Column builders that parse CSV text straight into Arrow record batches of bounded size.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use deltalake::arrow::record_batch::RecordBatch;
 
 use crate::error::LakeError;
 use crate::schema::{ColumnType, TableSchema};
-use crate::values::Value;
+use crate::values;
 
 enum Builder {
     Str(StringBuilder),
@@ -36,21 +36,45 @@ impl Builder {
         }
     }
 
-    /// Appends a value (or null). The value was parsed for this column's type.
-    fn push(&mut self, v: Option<Value>) {
-        match (self, v) {
-            (Builder::Str(b), Some(Value::Str(s))) => b.append_value(s),
-            (Builder::I32(b), Some(Value::I32(x))) => b.append_value(x),
-            (Builder::I64(b), Some(Value::I64(x))) => b.append_value(x),
-            (Builder::F64(b), Some(Value::F64(x))) => b.append_value(x),
-            (Builder::Bool(b), Some(Value::Bool(x))) => b.append_value(x),
-            (Builder::Ts(b), Some(Value::Micros(x))) => b.append_value(x),
-            (Builder::Str(b), _) => b.append_null(),
-            (Builder::I32(b), _) => b.append_null(),
-            (Builder::I64(b), _) => b.append_null(),
-            (Builder::F64(b), _) => b.append_null(),
-            (Builder::Bool(b), _) => b.append_null(),
-            (Builder::Ts(b), _) => b.append_null(),
+    /// Parses `text` (not blank) as this column's value and appends it;
+    /// `false` (nothing appended) when it is not one. Strings are kept
+    /// verbatim; other values ignore surrounding blanks.
+    fn push_text(&mut self, format: Option<&str>, text: &str) -> bool {
+        let t = text.trim();
+        match self {
+            Builder::Str(b) => b.append_value(text),
+            Builder::I32(b) => match t.parse() {
+                Ok(x) => b.append_value(x),
+                Err(_) => return false,
+            },
+            Builder::I64(b) => match t.parse() {
+                Ok(x) => b.append_value(x),
+                Err(_) => return false,
+            },
+            Builder::F64(b) => match t.parse::<f64>() {
+                Ok(x) if x.is_finite() => b.append_value(x),
+                _ => return false,
+            },
+            Builder::Bool(b) => match values::parse_bool(t) {
+                Some(x) => b.append_value(x),
+                None => return false,
+            },
+            Builder::Ts(b) => match values::parse_micros(t, format) {
+                Some(x) => b.append_value(x),
+                None => return false,
+            },
+        }
+        true
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Builder::Str(b) => b.append_null(),
+            Builder::I32(b) => b.append_null(),
+            Builder::I64(b) => b.append_null(),
+            Builder::F64(b) => b.append_null(),
+            Builder::Bool(b) => b.append_null(),
+            Builder::Ts(b) => b.append_null(),
         }
     }
 
@@ -86,11 +110,21 @@ impl BatchBuilder {
         self.rows
     }
 
-    /// Appends one row, one value per schema column, in schema order.
-    pub(crate) fn push_row(&mut self, row: Vec<Option<Value>>) {
-        for (b, v) in self.columns.iter_mut().zip(row) {
-            b.push(v);
+    /// Appends the value of column `i` given as text, or a null for `None`;
+    /// `false` (nothing appended) when the text is not a value of its type.
+    /// After a `false` the row is incomplete: the batch must be dropped.
+    pub(crate) fn push(&mut self, i: usize, format: Option<&str>, text: Option<&str>) -> bool {
+        match text {
+            Some(t) => self.columns[i].push_text(format, t),
+            None => {
+                self.columns[i].push_null();
+                true
+            }
         }
+    }
+
+    /// Ends a row whose every column was pushed.
+    pub(crate) fn end_row(&mut self) {
         self.rows += 1;
     }
 

@@ -14,7 +14,7 @@ use crate::error::LakeError;
 use crate::lake::Lake;
 
 /// The folder under the lake root holding staged uploads (not a valid data set id).
-const STAGING: &str = "_staging";
+pub(crate) const STAGING: &str = "_staging";
 
 /// One file of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl Lake {
         if self.load(table).await?.is_none() {
             return Err(LakeError::NotFound(table.to_string()));
         }
-        let store = Self::table_store(&url)?;
+        let store = self.table_store(&url)?;
         let mut files: Vec<TableFile> = store
             .list(None)
             .map_ok(|m| TableFile {
@@ -81,11 +81,31 @@ impl Lake {
         Ok(files)
     }
 
+    /// For a cloud lake, a presigned URL from which file `path` (relative to
+    /// the table folder) of `table` can be downloaded until `expires` from
+    /// now, straight from the object store; `None` for a local lake.
+    pub async fn presign_file(
+        &self,
+        table: &str,
+        path: &str,
+        expires: std::time::Duration,
+    ) -> Result<Option<url::Url>, LakeError> {
+        if !self.is_cloud() {
+            return Ok(None);
+        }
+        let location = relative(path)?;
+        let file = format!("{table}/{location}");
+        self.table_path(table)?;
+        crate::stores::presign(self.root(), self.options(), &file, expires)
+            .await
+            .map(Some)
+    }
+
     /// Streams file `path` (relative to the table folder) of `table`.
     pub async fn table_file(&self, table: &str, path: &str) -> Result<FileStream, LakeError> {
         let url = self.table_path(table)?;
         let location = relative(path)?;
-        let store = Self::table_store(&url)?;
+        let store = self.table_store(&url)?;
         let got = store.get(&location).await.map_err(|e| storage(e, path))?;
         let size = got.meta.size;
         let what = path.to_string();
@@ -115,7 +135,7 @@ impl Lake {
     /// Call `shutdown` to complete it; until then it does not exist.
     pub fn stage_writer(&self, name: &str) -> Result<impl AsyncWrite + Unpin + Send, LakeError> {
         let path = Self::staged_path(name)?;
-        Ok(BufWriter::new(Self::table_store(self.root())?, path))
+        Ok(BufWriter::new(self.table_store(self.root())?, path))
     }
 
     /// Reads staged file `name` as a stream.
@@ -124,7 +144,7 @@ impl Lake {
         name: &str,
     ) -> Result<impl AsyncRead + Unpin + Send, LakeError> {
         let path = Self::staged_path(name)?;
-        let store = Self::table_store(self.root())?;
+        let store = self.table_store(self.root())?;
         let got = store.get(&path).await.map_err(|e| storage(e, name))?;
         let stream = got.into_stream().map_err(std::io::Error::other);
         Ok(tokio_util::io::StreamReader::new(stream))
@@ -133,7 +153,7 @@ impl Lake {
     /// Removes staged file `name` (absent is fine).
     pub async fn unstage(&self, name: &str) -> Result<(), LakeError> {
         let path = Self::staged_path(name)?;
-        let store = Self::table_store(self.root())?;
+        let store = self.table_store(self.root())?;
         match store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(LakeError::Storage(e.to_string())),

@@ -1,10 +1,9 @@
-//! CSV ingest: stream, validate every value, write Parquet, then commit one Delta transaction (or nothing).
+//! CSV ingest: stream, validate every value (see `parse`), write Parquet, then commit one Delta transaction (or nothing).
 
-use std::collections::HashMap;
-
-use csv_async::{AsyncReaderBuilder, StringRecord};
+use bytes::{Bytes, BytesMut};
+use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::kernel::transaction::CommitBuilder;
-use deltalake::kernel::{Action, Add};
+use deltalake::kernel::{Action, Add, MetadataExt, StructType, Transaction};
 use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::parquet::basic::Compression;
@@ -12,20 +11,19 @@ use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, ObjectStore, Path};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
 use url::Url;
 
-use crate::batch::BatchBuilder;
 use crate::error::LakeError;
 use crate::lake::Lake;
+use crate::parse::{self, BATCH_ROWS};
 use crate::schema::TableSchema;
-use crate::values::{self, Value};
 
-/// Rows per record batch and Parquet row group: bounds the memory of an ingest.
-pub const BATCH_ROWS: usize = 64 * 1024;
 /// Batches per Parquet file (about one million rows).
 const BATCHES_PER_FILE: usize = 16;
-/// Problems reported for a rejected file.
-pub const MAX_ERRORS: usize = 20;
+/// Bytes of the source handed to the parser at a time.
+const CHUNK_BYTES: usize = 1024 * 1024;
 
 /// How an ingest treats the rows already in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +32,8 @@ pub enum WriteMode {
     Create,
     /// Add rows; `NotFound` if the table does not exist.
     Append,
-    /// Replace all rows; `NotFound` if the table does not exist.
+    /// Replace all rows, and the columns when the schema differs;
+    /// `NotFound` if the table does not exist.
     Overwrite,
 }
 
@@ -61,6 +60,23 @@ impl Lake {
     where
         R: tokio::io::AsyncRead + Unpin + Send,
     {
+        self.ingest_csv_as(table, schema, csv, mode, None).await
+    }
+
+    /// Like [`Lake::ingest_csv`], recording `writer` (an application id such
+    /// as a job id) in the commit so that [`Lake::committed_by`] can tell,
+    /// after a crash, whether this ingest became visible.
+    pub async fn ingest_csv_as<R>(
+        &self,
+        table: &str,
+        schema: &TableSchema,
+        csv: R,
+        mode: WriteMode,
+        writer: Option<&str>,
+    ) -> Result<IngestReport, LakeError>
+    where
+        R: tokio::io::AsyncRead + Unpin + Send,
+    {
         schema.validate()?;
         let url = self.table_path(table)?;
         let existing = self.load(table).await?;
@@ -71,13 +87,23 @@ impl Lake {
             (None, WriteMode::Append | WriteMode::Overwrite) => {
                 return Err(LakeError::NotFound(table.to_string()))
             }
-            (Some(t), _) => check_same_columns(t, schema)?,
+            // Overwrite may bring new columns: the commit then changes the table's schema.
+            (Some(_), WriteMode::Overwrite) => {}
+            (Some(t), WriteMode::Append) => check_same_columns(t, schema)?,
             (None, WriteMode::Create) => {}
         }
         if let Ok(path) = url.to_file_path() {
             tokio::fs::create_dir_all(&path).await?;
         }
-        let result = write_and_commit(&url, existing.as_ref(), schema, csv, mode).await;
+        let target = Target {
+            lake: self,
+            url: &url,
+            existing: existing.as_ref(),
+            schema,
+            mode,
+            writer,
+        };
+        let result = write_and_commit(&target, csv).await;
         if result.is_err() && existing.is_none() {
             if let Ok(path) = url.to_file_path() {
                 // Only succeeds when the folder is empty, i.e. nothing else is there.
@@ -88,19 +114,23 @@ impl Lake {
     }
 }
 
-async fn write_and_commit<R>(
-    url: &Url,
-    existing: Option<&DeltaTable>,
-    schema: &TableSchema,
-    csv: R,
+/// Where and how an ingest writes.
+struct Target<'a> {
+    lake: &'a Lake,
+    url: &'a Url,
+    existing: Option<&'a DeltaTable>,
+    schema: &'a TableSchema,
     mode: WriteMode,
-) -> Result<IngestReport, LakeError>
+    writer: Option<&'a str>,
+}
+
+async fn write_and_commit<R>(target: &Target<'_>, csv: R) -> Result<IngestReport, LakeError>
 where
     R: tokio::io::AsyncRead + Unpin + Send,
 {
-    let store = Lake::table_store(url)?;
-    let mut staged = Staged::new(url, schema)?;
-    let written = match staged.write_all(schema, csv).await {
+    let store = target.lake.table_store(target.url)?;
+    let mut staged = Staged::new(target.lake, target.url, target.schema)?;
+    let written = match staged.write_all(target.schema, csv).await {
         Ok(()) => staged.finish().await,
         Err(e) => Err(e),
     };
@@ -111,7 +141,7 @@ where
             return Err(e);
         }
     };
-    match commit(url, existing, schema, adds.clone(), mode).await {
+    match commit(target, adds.clone(), staged.rows).await {
         Ok(version) => Ok(IngestReport {
             rows: staged.rows,
             version,
@@ -132,13 +162,15 @@ struct Staged {
 }
 
 impl Staged {
-    fn new(url: &Url, schema: &TableSchema) -> Result<Self, LakeError> {
+    fn new(lake: &Lake, url: &Url, schema: &TableSchema) -> Result<Self, LakeError> {
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(BATCH_ROWS))
             .build();
-        let writer = RecordBatchWriter::try_new(url.as_str(), schema.arrow_schema(), None, None)?
-            .with_writer_properties(props);
+        let options = Some(lake.options().clone());
+        let writer =
+            RecordBatchWriter::try_new(url.as_str(), schema.arrow_schema(), None, options)?
+                .with_writer_properties(props);
         Ok(Staged {
             writer,
             adds: Vec::new(),
@@ -148,59 +180,59 @@ impl Staged {
     }
 
     /// Reads, validates and writes the whole file; `Rejected` on bad content.
+    /// The source is read here while a blocking thread parses (see
+    /// `parse`) and Parquet is encoded as batches come back.
     async fn write_all<R>(&mut self, schema: &TableSchema, csv: R) -> Result<(), LakeError>
     where
         R: tokio::io::AsyncRead + Unpin + Send,
     {
-        let mut reader = AsyncReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .create_reader(csv);
-        let header = match reader.headers().await {
-            Ok(h) => h.clone(),
-            Err(e) => return Err(rejected(vec![csv_error(&e)])),
-        };
-        let positions = map_header(&header, schema).map_err(rejected)?;
-        let mut errors = Vec::new();
-        let mut batch = BatchBuilder::new(schema);
-        let mut record = StringRecord::new();
-        let mut data_line: u64 = 1;
-        loop {
-            match reader.read_record(&mut record).await {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    errors.push(csv_error(&e));
+        let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(4);
+        let (batch_tx, mut batch_rx) = mpsc::channel::<RecordBatch>(2);
+        let owned = schema.clone();
+        let parser =
+            tokio::task::spawn_blocking(move || parse::parse_csv(chunk_rx, &owned, batch_tx));
+        let feed = async move {
+            let mut csv = csv;
+            let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
+            loop {
+                if buf.capacity() - buf.len() < CHUNK_BYTES / 4 {
+                    buf.reserve(CHUNK_BYTES);
+                }
+                if csv.read_buf(&mut buf).await? == 0 {
                     break;
                 }
-            }
-            data_line += 1;
-            let line = record.position().map_or(data_line, |p| p.line());
-            if let Some(row) = check_row(&record, line, schema, &positions, &mut errors) {
-                if errors.is_empty() {
-                    batch.push_row(row);
-                    self.rows += 1;
-                    if batch.rows() >= BATCH_ROWS {
-                        self.write_batch(&mut batch).await?;
-                    }
+                if buf.len() >= CHUNK_BYTES && chunk_tx.send(buf.split().freeze()).await.is_err() {
+                    // The parser stopped early: it says why.
+                    return Ok(());
                 }
             }
-            if errors.len() >= MAX_ERRORS {
-                break;
+            if !buf.is_empty() {
+                let _ = chunk_tx.send(buf.freeze()).await;
             }
-        }
-        if !errors.is_empty() {
-            errors.truncate(MAX_ERRORS);
-            return Err(rejected(errors));
-        }
-        if batch.rows() > 0 {
-            self.write_batch(&mut batch).await?;
-        }
+            Ok::<(), std::io::Error>(())
+        };
+        let this = &mut *self;
+        let write = async move {
+            while let Some(batch) = batch_rx.recv().await {
+                this.write_batch(batch).await?;
+            }
+            Ok::<(), LakeError>(())
+        };
+        let (fed, wrote) = tokio::join!(feed, write);
+        let parsed = parser
+            .await
+            .map_err(|e| LakeError::Storage(format!("the CSV parser stopped: {e}")))?;
+        // A broken source must never look like a shorter file.
+        fed.map_err(|e| LakeError::Rejected {
+            errors: vec![format!("the file could not be read to its end: {e}")],
+        })?;
+        wrote?;
+        self.rows = parsed?;
         Ok(())
     }
 
-    async fn write_batch(&mut self, batch: &mut BatchBuilder) -> Result<(), LakeError> {
-        self.writer.write(batch.finish()?).await?;
+    async fn write_batch(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
+        self.writer.write(batch).await?;
         self.batches_in_file += 1;
         if self.batches_in_file >= BATCHES_PER_FILE {
             self.adds.extend(self.writer.flush().await?);
@@ -226,100 +258,6 @@ impl Staged {
     }
 }
 
-fn rejected(errors: Vec<String>) -> LakeError {
-    LakeError::Rejected { errors }
-}
-
-fn csv_error(e: &csv_async::Error) -> String {
-    match e.position() {
-        Some(p) => format!("line {}: {}", p.line(), e),
-        None => format!("unreadable CSV: {e}"),
-    }
-}
-
-/// For each schema column, its index in the CSV header. Every header name
-/// must be a schema column and every schema column must be present.
-fn map_header(header: &StringRecord, schema: &TableSchema) -> Result<Vec<usize>, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut by_name: HashMap<&str, usize> = HashMap::new();
-    for (i, raw) in header.iter().enumerate() {
-        let name = if i == 0 {
-            raw.trim_start_matches('\u{feff}')
-        } else {
-            raw
-        };
-        let name = name.trim();
-        if by_name.insert(name, i).is_some() {
-            errors.push(format!(
-                "line 1: column '{name}' appears twice in the header"
-            ));
-        } else if schema.column(name).is_none() {
-            errors.push(format!("line 1: column '{name}' is not in the schema"));
-        }
-    }
-    let mut positions = Vec::with_capacity(schema.columns.len());
-    for c in &schema.columns {
-        match by_name.get(c.name.as_str()) {
-            Some(&i) => positions.push(i),
-            None => errors.push(format!(
-                "line 1: column '{}' is missing from the header",
-                c.name
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(positions)
-    } else {
-        errors.truncate(MAX_ERRORS);
-        Err(errors)
-    }
-}
-
-/// The row's values in schema order, or `None` with problems added to `errors`.
-fn check_row(
-    record: &StringRecord,
-    line: u64,
-    schema: &TableSchema,
-    positions: &[usize],
-    errors: &mut Vec<String>,
-) -> Option<Vec<Option<Value>>> {
-    if record.len() != positions.len() {
-        errors.push(format!(
-            "line {line}: expected {} values, found {}",
-            positions.len(),
-            record.len()
-        ));
-        return None;
-    }
-    let before = errors.len();
-    let mut row = Vec::with_capacity(positions.len());
-    for (c, &i) in schema.columns.iter().zip(positions) {
-        let text = record.get(i).unwrap_or("");
-        if text.trim().is_empty() {
-            if c.required {
-                errors.push(format!(
-                    "line {line}, column {}: a value is required",
-                    c.name
-                ));
-            }
-            row.push(None);
-            continue;
-        }
-        match values::parse(c.ty, c.format.as_deref(), text) {
-            Some(v) => row.push(Some(v)),
-            None => {
-                let shown: String = text.chars().take(100).collect();
-                errors.push(format!(
-                    "line {line}, column {}: '{shown}' is not a {}",
-                    c.name, c.ty
-                ));
-                row.push(None);
-            }
-        }
-    }
-    (errors.len() == before).then_some(row)
-}
-
 /// The table must hold the schema's columns, same names and types, same order.
 pub(crate) fn check_same_columns(t: &DeltaTable, schema: &TableSchema) -> Result<(), LakeError> {
     let have = t.snapshot()?.schema();
@@ -339,17 +277,26 @@ pub(crate) fn check_same_columns(t: &DeltaTable, schema: &TableSchema) -> Result
 }
 
 /// Commits the written files as one Delta transaction; returns the new version.
-async fn commit(
-    url: &Url,
-    existing: Option<&DeltaTable>,
-    schema: &TableSchema,
-    adds: Vec<Add>,
-    mode: WriteMode,
-) -> Result<i64, LakeError> {
+/// The writer, if any, is recorded as an application transaction whose
+/// version is the number of rows written.
+async fn commit(target: &Target<'_>, adds: Vec<Add>, rows: u64) -> Result<i64, LakeError> {
+    let Target {
+        lake,
+        url,
+        existing,
+        schema,
+        mode,
+        writer,
+    } = *target;
     let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+    if let Some(w) = writer {
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        actions.push(Action::Txn(Transaction::new(txn_app_id(w), rows)));
+    }
     let Some(t) = existing else {
         let created = CreateBuilder::new()
             .with_location(url.as_str())
+            .with_storage_options(lake.options().clone())
             .with_columns(schema.delta_fields())
             .with_save_mode(SaveMode::ErrorIfExists)
             .with_actions(actions)
@@ -358,6 +305,16 @@ async fn commit(
     };
     let snapshot = t.snapshot()?;
     let save_mode = if mode == WriteMode::Overwrite {
+        if check_same_columns(t, schema).is_err() {
+            let kernel = |e: &dyn std::fmt::Display| LakeError::Storage(e.to_string());
+            let columns = StructType::try_new(schema.delta_fields()).map_err(|e| kernel(&e))?;
+            let metadata = snapshot
+                .metadata()
+                .clone()
+                .with_schema(&columns)
+                .map_err(|e| kernel(&e))?;
+            actions.push(Action::Metadata(metadata));
+        }
         actions.extend(
             snapshot
                 .log_data()
@@ -391,5 +348,25 @@ async fn remove_files(store: &dyn ObjectStore, adds: &[Add]) {
         if let Err(e) = store.delete(&Path::from(a.path.as_str())).await {
             tracing::warn!(path = %a.path, error = %e, "removing an uncommitted parquet file failed");
         }
+    }
+}
+
+/// The Delta application id under which `writer` commits.
+fn txn_app_id(writer: &str) -> String {
+    format!("dwb-ingest-{writer}")
+}
+
+impl Lake {
+    /// The rows that `writer` committed to `table` (see [`Lake::ingest_csv_as`]),
+    /// or `None` when it never committed (or the table is gone).
+    pub async fn committed_by(&self, table: &str, writer: &str) -> Result<Option<u64>, LakeError> {
+        let Some(t) = self.load(table).await? else {
+            return Ok(None);
+        };
+        let rows = t
+            .snapshot()?
+            .transaction_version(t.log_store().as_ref(), txn_app_id(writer))
+            .await?;
+        Ok(rows.map(|r| u64::try_from(r).unwrap_or(0)))
     }
 }

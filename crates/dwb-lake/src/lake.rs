@@ -1,30 +1,50 @@
 //! The lake handle: where tables live, how they are opened, counted and dropped.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use deltalake::datafusion::prelude::SessionContext;
-use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
-use futures::TryStreamExt;
 use url::Url;
 
 use crate::error::LakeError;
+use crate::stores::{self, Cloud};
 
 /// Longest table name, in bytes.
 const MAX_TABLE_NAME: usize = 128;
 
-/// A folder (local path, `file://` URL or, later, an object store URL such
-/// as `s3://bucket/prefix`) holding one Delta table per data set.
-#[derive(Debug, Clone)]
+/// A folder (local path, `file://` URL, or a cloud URL: `s3://bucket/prefix`,
+/// `az://container/prefix`, `gs://bucket/prefix`) holding one Delta table per data set.
+#[derive(Clone)]
 pub struct Lake {
     root: Url,
+    /// Storage options (credentials, endpoint…) for cloud lakes.
+    options: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Lake {
+    // Options may hold credentials: only their names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("root", &self.root.as_str())
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Lake {
     /// Opens the lake at `url`: a local path (made absolute and created if
-    /// missing) or a URL. Only `file://` stores are built in; other schemes
-    /// need the matching deltalake feature and its handlers registered.
+    /// missing) or a URL. Cloud lakes take their credentials from the
+    /// environment (`AWS_*`, `AZURE_*`, `GOOGLE_*`); see [`Lake::open_with`].
     pub fn open(url: &str) -> Result<Lake, LakeError> {
+        Self::open_with(url, HashMap::new())
+    }
+
+    /// Like [`Lake::open`], with storage options that override the
+    /// environment: the object store configuration keys, such as
+    /// `aws_endpoint`, `aws_access_key_id`, `aws_allow_http`,
+    /// `azure_storage_account_name` or `google_service_account`.
+    pub fn open_with(url: &str, options: HashMap<String, String>) -> Result<Lake, LakeError> {
         let url = url.trim();
         if url.is_empty() {
             return Err(LakeError::bad("url", "the lake location is empty"));
@@ -44,12 +64,32 @@ impl Lake {
                 .to_file_path()
                 .map_err(|()| LakeError::bad("url", "bad file URL"))?;
             std::fs::create_dir_all(&path)?;
+        } else if Cloud::of(&root).is_some() {
+            stores::register();
+        } else {
+            return Err(LakeError::bad(
+                "url",
+                format!(
+                    "unknown lake scheme '{}': use a local path, file://, s3://, az:// or gs://",
+                    root.scheme()
+                ),
+            ));
         }
         if !root.path().ends_with('/') {
             let p = format!("{}/", root.path());
             root.set_path(&p);
         }
-        Ok(Lake { root })
+        Ok(Lake { root, options })
+    }
+
+    /// The storage options the lake was opened with.
+    pub(crate) fn options(&self) -> &HashMap<String, String> {
+        &self.options
+    }
+
+    /// True when the lake is in cloud storage (files can be presigned).
+    pub fn is_cloud(&self) -> bool {
+        Cloud::of(&self.root).is_some()
     }
 
     /// The lake's root URL (ends with `/`).
@@ -85,7 +125,9 @@ impl Lake {
                 return Ok(None);
             }
         }
-        let mut t = DeltaTableBuilder::from_url(url)?.build()?;
+        let mut t = DeltaTableBuilder::from_url(url)?
+            .with_storage_options(self.options.clone())
+            .build()?;
         if !t.verify_deltatable_existence().await? {
             return Ok(None);
         }
@@ -107,9 +149,20 @@ impl Lake {
         Ok(ctx)
     }
 
-    /// Rows in the latest version of `table`.
+    /// Rows in the latest version of `table`: the sum of the row counts the
+    /// Delta log keeps for each file (no data is read), or a count over the
+    /// data when a file has no statistics.
     pub async fn row_count(&self, table: &str) -> Result<u64, LakeError> {
         let t = self.load_existing(table).await?;
+        let from_stats: Option<u64> = t
+            .snapshot()?
+            .log_data()
+            .iter()
+            .map(|f| f.num_records().map(|n| n as u64))
+            .sum();
+        if let Some(n) = from_stats {
+            return Ok(n);
+        }
         let ctx = Self::session_for(&t)?;
         let provider = t.table_provider().await?;
         let n = ctx.read_table(provider)?.count().await?;
@@ -118,32 +171,16 @@ impl Lake {
 
     /// Deletes every file of `table` (data and log). `NotFound` when absent.
     pub async fn delete_table(&self, table: &str) -> Result<(), LakeError> {
-        let url = self.table_path(table)?;
         if self.load(table).await?.is_none() {
             return Err(LakeError::NotFound(table.to_string()));
         }
-        let store = Self::table_store(&url)?;
-        let paths: Vec<_> = store
-            .list(None)
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await?;
-        for p in paths {
-            store.delete(&p).await?;
-        }
-        if let Ok(path) = url.to_file_path() {
-            if let Err(e) = tokio::fs::remove_dir_all(&path).await {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(e.into());
-                }
-            }
-        }
-        Ok(())
+        self.purge_table(table).await
     }
 
     /// An object store rooted at the table folder `url`.
-    pub(crate) fn table_store(url: &Url) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    pub(crate) fn table_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>, LakeError> {
         Ok(DeltaTableBuilder::from_url(url.clone())?
+            .with_storage_options(self.options.clone())
             .build()?
             .object_store())
     }

@@ -1,7 +1,7 @@
 //! Text → typed value parsing, shared by CSV ingest and query filters, so both accept the same inputs.
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
 use crate::schema::ColumnType;
 
@@ -31,10 +31,87 @@ pub(crate) fn parse(ty: ColumnType, format: Option<&str>, text: &str) -> Option<
             .filter(|f| f.is_finite())
             .map(Value::F64),
         ColumnType::Boolean => parse_bool(t).map(Value::Bool),
-        ColumnType::DateTime => {
-            parse_datetime(t, format).map(|d| Value::Micros(d.timestamp_micros()))
+        ColumnType::DateTime => parse_micros(t, format).map(Value::Micros),
+    }
+}
+
+/// Whether `text` (not blank) is a value of `ty`.
+pub(crate) fn is_value(ty: ColumnType, format: Option<&str>, text: &str) -> bool {
+    parse(ty, format, text).is_some()
+}
+
+/// Microseconds since the Unix epoch of a date-time text (see
+/// [`parse_datetime`]), with a fast path for the usual shapes.
+pub(crate) fn parse_micros(t: &str, format: Option<&str>) -> Option<i64> {
+    if format.is_none() {
+        if let Some(m) = fast_micros(t.as_bytes()) {
+            return Some(m);
         }
     }
+    parse_datetime(t, format).map(|d| d.timestamp_micros())
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM]` (no zone: UTC) without the
+/// general parser; `None` for any other shape (the general parser decides).
+fn fast_micros(t: &[u8]) -> Option<i64> {
+    let digit = |i: usize| -> Option<i64> {
+        let c = *t.get(i)?;
+        c.is_ascii_digit().then(|| i64::from(c - b'0'))
+    };
+    let two = |i: usize| Some(digit(i)? * 10 + digit(i + 1)?);
+    if t.len() < 19
+        || t[4] != b'-'
+        || t[7] != b'-'
+        || !(t[10] == b'T' || t[10] == b' ')
+        || t[13] != b':'
+        || t[16] != b':'
+    {
+        return None;
+    }
+    let year = two(0)? * 100 + two(2)?;
+    let (month, day) = (two(5)?, two(8)?);
+    let (h, mi, s) = (two(11)?, two(14)?, two(17)?);
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(year).ok()?,
+        u32::try_from(month).ok()?,
+        u32::try_from(day).ok()?,
+    )?;
+    let mut i = 19;
+    let mut micros = 0;
+    if t.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        let mut scale = 100_000;
+        while let Some(d) = digit(i) {
+            micros += d * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == start || i - start > 9 {
+            return None;
+        }
+    }
+    let offset = match &t[i..] {
+        b"" | b"Z" => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (oh, om) = (two(i + 1)?, two(i + 4)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = oh * 3600 + om * 60;
+            if *sign == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return None,
+    };
+    let days = i64::from(date.num_days_from_ce()) - 719_163;
+    Some((days * 86_400 + h * 3600 + mi * 60 + s - offset) * 1_000_000 + micros)
 }
 
 /// `true`/`false` (any case), `1`/`0`.
@@ -108,6 +185,45 @@ mod tests {
         assert!(parse_datetime("2026-01-02", Some("%Y-%m-%d")).is_some());
         assert!(format_is_valid("%Y-%m-%d"));
         assert!(!format_is_valid("%Y-%Q"));
+    }
+
+    #[test]
+    fn the_fast_datetime_path_agrees_with_the_general_parser() {
+        for t in [
+            "2026-01-02T03:04:05Z",
+            "2026-01-02T03:04:05",
+            "2026-01-02 03:04:05",
+            "2026-01-02T03:04:05.1Z",
+            "2026-01-02T03:04:05.123456Z",
+            "2026-01-02T03:04:05.123456789Z",
+            "2026-01-02T04:04:05+01:00",
+            "2026-01-02T00:04:05-03:30",
+            "1960-02-29T23:59:59.5Z",
+            "2024-02-29 12:00:00.250",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let general = parse_datetime(t, None).map(|d| d.timestamp_micros());
+            assert!(general.is_some(), "{t}");
+            assert_eq!(fast_micros(t.as_bytes()), general, "{t}");
+        }
+        // Shapes the fast path leaves to the general parser, which decides.
+        for t in [
+            "2026-02-30T00:00:00Z",
+            "2026-01-02T24:00:00Z",
+            "2026-01-02T03:04:05.Z",
+            "2026-01-02T03:04:05+0100",
+            "2026-01-02T03:04:05 Z",
+            "2026-01-02",
+            "2026-1-02T03:04:05Z",
+            "２026-01-02T03:04:05Z",
+        ] {
+            assert_eq!(fast_micros(t.as_bytes()), None, "{t}");
+            assert_eq!(
+                parse_micros(t, None),
+                parse_datetime(t, None).map(|d| d.timestamp_micros()),
+                "{t}"
+            );
+        }
     }
 
     #[test]

@@ -244,6 +244,109 @@ async fn create_append_and_overwrite_check_the_table_state() {
     assert!(matches!(query, Err(LakeError::Conflict(_))), "{query:?}");
     let bad_name = ingest(&lake, "../etc", &s, ALL_TYPES_CSV, WriteMode::Create).await;
     assert!(matches!(bad_name, Err(LakeError::BadInput { field, .. }) if field == "table"));
+
+    // An overwrite may replace the columns too.
+    let replaced = ingest(&lake, "t", &other, "name\nx\ny\n", WriteMode::Overwrite)
+        .await
+        .unwrap();
+    assert_eq!(replaced.rows, 2);
+    let names: Vec<Value> = all_rows(&lake, "t", &other)
+        .await
+        .into_iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("x"), json!("y")]);
+    let query = lake.query("t", &s, &RowQuery::default()).await;
+    assert!(matches!(query, Err(LakeError::Conflict(_))), "{query:?}");
+    assert_eq!(lake.row_count("t").await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_commit_records_its_writer_and_rows() {
+    let (_d, lake) = lake();
+    let s = all_types();
+    lake.ingest_csv_as(
+        "t",
+        &s,
+        ALL_TYPES_CSV.as_bytes(),
+        WriteMode::Create,
+        Some("job-1"),
+    )
+    .await
+    .unwrap();
+    lake.ingest_csv_as(
+        "t",
+        &s,
+        "name\nz\n".as_bytes(),
+        WriteMode::Append,
+        Some("job-2"),
+    )
+    .await
+    .unwrap_err();
+    let two = "name,n32,n64,price,ratio,ok,at\nd,,,,,,\ne,,,,,,\n";
+    lake.ingest_csv_as("t", &s, two.as_bytes(), WriteMode::Append, Some("job-3"))
+        .await
+        .unwrap();
+    assert_eq!(lake.committed_by("t", "job-1").await.unwrap(), Some(3));
+    assert_eq!(
+        lake.committed_by("t", "job-2").await.unwrap(),
+        None,
+        "rejected"
+    );
+    assert_eq!(lake.committed_by("t", "job-3").await.unwrap(), Some(2));
+    assert_eq!(lake.committed_by("nope", "job-1").await.unwrap(), None);
+    assert_eq!(lake.row_count("t").await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn the_sweep_removes_only_files_no_version_needs_once_old_enough() {
+    let (dir, lake) = lake();
+    let s = all_types();
+    ingest(&lake, "t", &s, ALL_TYPES_CSV, WriteMode::Create)
+        .await
+        .unwrap();
+    ingest(&lake, "t", &s, ALL_TYPES_CSV, WriteMode::Overwrite)
+        .await
+        .unwrap();
+    let stray = dir.path().join("t").join("part-stray.parquet");
+    std::fs::write(&stray, b"never committed").unwrap();
+    let parquet = |dir: &TempDir| {
+        std::fs::read_dir(dir.path().join("t"))
+            .unwrap()
+            .filter(|e| {
+                let e = e.as_ref().unwrap();
+                e.file_name().to_string_lossy().ends_with(".parquet")
+            })
+            .count()
+    };
+    assert_eq!(
+        parquet(&dir),
+        3,
+        "the first file, its replacement, the stray"
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    let hour = 3_600_000;
+    assert_eq!(lake.sweep_table("t", hour, now).await.unwrap(), 0);
+    assert_eq!(
+        lake.sweep_table("t", hour, now + 2 * hour).await.unwrap(),
+        2
+    );
+    assert_eq!(parquet(&dir), 1);
+    assert!(!stray.exists());
+    assert_eq!(all_rows(&lake, "t", &s).await.len(), 3);
+    assert_eq!(lake.sweep_table("nope", hour, now).await.unwrap(), 0);
+
+    let tables: Vec<String> = lake
+        .tables()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(tables, ["t"]);
+    lake.purge_table("t").await.unwrap();
+    assert!(lake.tables().await.unwrap().is_empty());
+    assert!(!dir.path().join("t").exists());
 }
 
 #[tokio::test]
