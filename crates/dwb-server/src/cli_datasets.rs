@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use dwb_core::{Clock, SystemClock};
-use dwb_lake::Lake;
 use dwb_store::Store;
 use serde_json::json;
 use uuid::Uuid;
@@ -62,8 +61,7 @@ pub async fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
             let cfg = store.config(Overrides::default())?;
             let db = open_store(&cfg).await?;
             let ws = find_workspace(&db, &workspace).await?;
-            let lake = Lake::open(&cfg.lake_url())
-                .map_err(|e| anyhow::anyhow!("--lake-url {}: {e}", cfg.lake_url()))?;
+            let lake = cfg.lake()?;
             let file = tokio::fs::File::open(&csv)
                 .await
                 .with_context(|| format!("--csv: cannot open {}", csv.display()))?;

@@ -19,6 +19,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub token_lifetime_secs: u32,
     pub allowed_audiences: Vec<String>,
+    /// Options of a cloud lake (object store configuration keys), over the environment.
+    pub lake_options: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -41,6 +43,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             token_lifetime_secs: 3600,
             allowed_audiences: Vec::new(),
+            lake_options: Default::default(),
         }
     }
 }
@@ -65,7 +68,9 @@ data_dir = "./dwb-data"
 # database_url = "postgres://postgres@127.0.0.1:5432/dwb"
 
 # Where data sets live as Delta tables (DWB_LAKE_URL, --lake-url): a local
-# folder. Default: <data_dir>/lake.
+# folder, or s3://bucket/prefix, az://container/prefix, gs://bucket/prefix
+# with credentials from the usual AWS_*, AZURE_* or GOOGLE_* environment
+# variables (or [lake_options] below). Default: <data_dir>/lake.
 # lake_url = "/var/lib/dwb/lake"
 
 # How long a portal session lasts, in hours.
@@ -88,6 +93,13 @@ allowed_audiences = []
 # The master key that seals API keys and signing keys is not configured here:
 # set DWB_MASTER_KEY (64 hex digits), or dwb creates <data_dir>/master.key
 # (mode 0600) on first start. Every node of one store needs the same key.
+
+# Options of a cloud lake, overriding the environment: any object store
+# configuration key, e.g. for an S3-compatible server:
+# [lake_options]
+# aws_endpoint = "http://127.0.0.1:9000"
+# aws_allow_http = "true"
+# aws_region = "us-east-1"
 "#;
 
 /// Values given on the command line or in the environment (clap merges those two).
@@ -165,6 +177,14 @@ impl Config {
             Some(u) => u.clone(),
             None => self.data_dir.join("lake").display().to_string(),
         }
+    }
+
+    /// Opens the lake at [`Config::lake_url`] with the lake options.
+    pub fn lake(&self) -> anyhow::Result<dwb_lake::Lake> {
+        let url = self.lake_url();
+        let options = self.lake_options.clone().into_iter().collect();
+        dwb_lake::Lake::open_with(&url, options)
+            .map_err(|e| anyhow::anyhow!("--lake-url {url}: {e}"))
     }
 
     /// The public URL without a trailing slash.

@@ -44,7 +44,8 @@ fn renamed(e: DataError) -> DataError {
     }
 }
 
-fn names(v: &Value) -> Vec<String> {
+/// The strings of a JSON array (a derived data set's columns).
+pub(crate) fn names(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()

@@ -1,13 +1,13 @@
 //! Ingest jobs: created with what they will do, fed a CSV file through a signed upload URL (staged in the lake's storage, streamed in bounded memory), then run in the background as Create, Append or Overwrite, each run a ledger event with the rows written.
 
-use dwb_lake::WriteMode;
-use dwb_store::{IngestJob, IngestOperation, IngestStatus, JobOutcome, Workspace};
+use dwb_lake::{RowQuery, TableSchema, WriteMode};
+use dwb_store::{Dataset, IngestJob, IngestOperation, IngestStatus, JobOutcome, Workspace};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-use crate::datasets::DataError;
+use crate::datasets::{parse_filters, DataError};
 use crate::ledger::{event, Actor, Resource};
 use crate::state::AppState;
 
@@ -49,7 +49,7 @@ fn job_resource(j: &IngestJob) -> Resource<'_> {
 }
 
 /// The actor a job runs as: whoever created it.
-fn actor_of(j: &IngestJob) -> Actor {
+pub(crate) fn actor_of(j: &IngestJob) -> Actor {
     Actor {
         kind: match j.principal_kind.as_str() {
             "person" => "person",
@@ -105,16 +105,28 @@ pub async fn create_job(
                     "a derived data set is a view of its base data set and has no rows of its own",
                 ));
             }
-            if new
-                .schema_version_id
-                .is_some_and(|v| v != d.schema_version_id)
-            {
-                return Err(invalid(
-                    "schemaVersionId",
-                    "must be the data set's own schema version (or left out)",
-                ));
-            }
-            (d.name, Some(d.schema_version_id))
+            let version = match new.schema_version_id {
+                Some(v) if v != d.schema_version_id => {
+                    if new.operation == IngestOperation::Append {
+                        return Err(invalid(
+                            "schemaVersionId",
+                            "must be the data set's own schema version (or left out) to append; \
+                             overwrite the data set to change its schema version",
+                        ));
+                    }
+                    let (_, table) = data.version(ws, v).await.map_err(|e| match e {
+                        DataError::NotFound(_) => invalid(
+                            "schemaVersionId",
+                            "no such schema version in this workspace",
+                        ),
+                        other => other,
+                    })?;
+                    derived_fit(state, ws, &d, &table).await?;
+                    v
+                }
+                _ => d.schema_version_id,
+            };
+            (d.name, Some(version))
         }
     };
     let now = state.clock.now();
@@ -228,9 +240,33 @@ pub async fn start(state: &AppState, job_id: Uuid) -> Result<(), DataError> {
     Ok(())
 }
 
+/// How often a running job tells the store it is alive.
+pub const HEARTBEAT_SECS: u64 = 20;
+
 /// Runs a job to its end and records how it ended; the staged file is removed.
+/// While it runs, its `updated_at` moves every [`HEARTBEAT_SECS`], so that a
+/// job whose server stopped can be told from one still running (see `sweep`).
 async fn run(state: &AppState, job: IngestJob) {
-    let outcome = match ingest(state, &job).await {
+    let work = ingest(state, &job);
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(std::time::Duration::from_secs(HEARTBEAT_SECS));
+    beat.tick().await;
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = beat.tick() => {
+                let now = state.clock.now();
+                let alive = state
+                    .store
+                    .transition_ingest_job(job.id, IngestStatus::Running, IngestStatus::Running, now)
+                    .await;
+                if let Err(cause) = alive {
+                    tracing::warn!(%cause, job = %job.id, "cannot record that an ingest job is alive");
+                }
+            }
+        }
+    };
+    let outcome = match result {
         Ok((dataset_id, rows)) => JobOutcome {
             dataset_id: Some(dataset_id),
             row_count: Some(rows),
@@ -249,22 +285,7 @@ async fn run(state: &AppState, job: IngestJob) {
                 }
                 other => vec![other.to_string()],
             };
-            if let Some(ws) = state.store.workspace(job.workspace_id).await.ok().flatten() {
-                let mut e = event(
-                    &actor_of(&job),
-                    ws.tenant_id,
-                    Some(ws.id),
-                    state.clock.now(),
-                    "IngestFailed",
-                    job_resource(&job),
-                );
-                e.outcome = "failed".into();
-                e.detail =
-                    json!({"rows": 0, "errors": errors.len(), "operation": job.operation.as_str()});
-                if let Err(cause) = state.store.append_event(e).await {
-                    tracing::warn!(%cause, "cannot record a failed ingest");
-                }
-            }
+            record_failure(state, &job, &errors).await;
             JobOutcome {
                 dataset_id: None,
                 row_count: None,
@@ -272,15 +293,41 @@ async fn run(state: &AppState, job: IngestJob) {
             }
         }
     };
-    if let Err(cause) = state
+    match state
         .store
-        .finish_ingest_job(job.id, outcome, state.clock.now())
+        .finish_ingest_job(job.id, IngestStatus::Running, outcome, state.clock.now())
         .await
     {
-        tracing::error!(%cause, job = %job.id, "cannot record the end of an ingest job");
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(job = %job.id, "an ingest job ended after it was declared stopped")
+        }
+        Err(cause) => {
+            tracing::error!(%cause, job = %job.id, "cannot record the end of an ingest job")
+        }
     }
     if let Err(cause) = state.lake.unstage(&job.id.to_string()).await {
         tracing::warn!(%cause, job = %job.id, "cannot remove a staged upload");
+    }
+}
+
+/// Records in the ledger that `job` failed with `errors`.
+pub(crate) async fn record_failure(state: &AppState, job: &IngestJob, errors: &[String]) {
+    let Some(ws) = state.store.workspace(job.workspace_id).await.ok().flatten() else {
+        return;
+    };
+    let mut e = event(
+        &actor_of(job),
+        ws.tenant_id,
+        Some(ws.id),
+        state.clock.now(),
+        "IngestFailed",
+        job_resource(job),
+    );
+    e.outcome = "failed".into();
+    e.detail = json!({"rows": 0, "errors": errors.len(), "operation": job.operation.as_str()});
+    if let Err(cause) = state.store.append_event(e).await {
+        tracing::warn!(%cause, "cannot record a failed ingest");
     }
 }
 
@@ -318,24 +365,44 @@ async fn ingest(state: &AppState, job: &IngestJob) -> Result<(Uuid, i64), DataEr
         .dataset(id)
         .await?
         .ok_or(DataError::NotFound("data set"))?;
-    let (_, table) = data.version(&ws, d.schema_version_id).await?;
+    // An overwrite may bring another schema version (checked when the job was created).
+    let version = job.schema_version_id.unwrap_or(d.schema_version_id);
+    let (_, table) = data.version(&ws, version).await?;
+    let changed = (version != d.schema_version_id).then_some(version);
+    if changed.is_some() {
+        derived_fit(state, &ws, &d, &table).await?;
+    }
+    let writer = job.id.to_string();
     let report = state
         .lake
-        .ingest_csv(&id.to_string(), &table, csv, mode)
+        .ingest_csv_as(&id.to_string(), &table, csv, mode, Some(&writer))
         .await?;
-    let written = i64::try_from(report.rows).unwrap_or(i64::MAX);
-    let total = match mode {
-        WriteMode::Append => {
-            i64::try_from(state.lake.row_count(&id.to_string()).await?).unwrap_or(i64::MAX)
-        }
-        _ => written,
-    };
+    record_rows(state, &ws, job, &d, report.rows).await?;
+    Ok((id, i64::try_from(report.rows).unwrap_or(i64::MAX)))
+}
+
+/// Records what a committed `Append`/`Overwrite` job did to data set `d`:
+/// its new row count (from the table's statistics), its schema version if
+/// the job brought another, and a ledger event.
+pub(crate) async fn record_rows(
+    state: &AppState,
+    ws: &Workspace,
+    job: &IngestJob,
+    d: &Dataset,
+    written: u64,
+) -> Result<(), DataError> {
+    let total = state.lake.row_count(&d.id.to_string()).await?;
+    let total = i64::try_from(total).unwrap_or(i64::MAX);
+    let written = i64::try_from(written).unwrap_or(i64::MAX);
+    let version = job.schema_version_id.unwrap_or(d.schema_version_id);
+    let changed = (version != d.schema_version_id).then_some(version);
     let now = state.clock.now();
-    let action = if mode == WriteMode::Append {
+    let action = if job.operation == IngestOperation::Append {
         "DatasetAppended"
     } else {
         "DatasetOverwritten"
     };
+    let actor = actor_of(job);
     let mut e = event(
         &actor,
         ws.tenant_id,
@@ -344,14 +411,48 @@ async fn ingest(state: &AppState, job: &IngestJob) -> Result<(Uuid, i64), DataEr
         action,
         Resource {
             kind: "dataset",
-            id: id.to_string(),
+            id: d.id.to_string(),
             name: &d.name,
         },
     );
-    e.detail = json!({"rows": written, "rowCount": total, "job": job.id});
+    e.detail =
+        json!({"rows": written, "rowCount": total, "job": job.id, "schemaVersionId": version});
     state
         .store
-        .set_dataset_rows(id, total, &actor.name, now, e)
+        .set_dataset_rows(d.id, total, changed, &actor.name, now, e)
         .await?;
-    Ok((id, written))
+    Ok(())
+}
+
+/// Every derived data set of `base` must still find its columns and filters
+/// in `table`, the schema an overwrite brings.
+async fn derived_fit(
+    state: &AppState,
+    ws: &Workspace,
+    base: &Dataset,
+    table: &TableSchema,
+) -> Result<(), DataError> {
+    for d in state.store.datasets(ws.id).await? {
+        if d.base_dataset_id != Some(base.id) {
+            continue;
+        }
+        let check = RowQuery {
+            page_index: 1,
+            page_size: 1,
+            columns: Some(crate::derived::names(&d.columns)),
+            filters: parse_filters(&d.queries, "queries")?,
+            sort: None,
+        };
+        if let Err(e) = check.check(table) {
+            return Err(invalid(
+                "schemaVersionId",
+                format!(
+                    "the derived data set '{}' would no longer work with this schema version ({e}); \
+                     delete it or choose a version that keeps its columns",
+                    d.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -23,4 +23,5 @@ pub mod serve;
 pub mod service_accounts;
 pub mod signed;
 pub mod state;
+pub mod sweep;
 pub mod throttle;

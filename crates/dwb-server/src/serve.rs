@@ -65,8 +65,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.admin_password.as_deref(),
     )
     .await?;
-    let lake = dwb_lake::Lake::open(&cfg.lake_url())
-        .map_err(|e| anyhow::anyhow!("--lake-url {}: {e}", cfg.lake_url()))?;
+    let lake = cfg.lake()?;
     if first.is_some() {
         import_demo(store.as_ref(), &lake, clock.now()).await;
     }
@@ -97,6 +96,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let state = AppState::build(store.clone(), clock, settings, master, lake).await?;
     state.spawn_background();
+    crate::sweep::spawn(&state);
     run(listener, build_router(state), shutdown_signal()).await?;
     store.close().await;
     tracing::info!("stopped");

@@ -134,19 +134,30 @@ pub async fn list(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = check(&state, &id, query.as_deref()).await?;
+    let (id, expires) = check(&state, &id, query.as_deref()).await?;
     let files = state
         .lake
         .table_files(&id.to_string())
         .await
         .map_err(missing)?;
-    let paths: Vec<_> = files
-        .iter()
-        .map(|f| {
-            json!({"name": f.path, "contentLength": f.size, "isDirectory": false,
-                   "lastModified": iso(Timestamp(f.modified_ms))})
-        })
-        .collect();
+    // On a cloud lake each file also gets a presigned object-store URL that
+    // holds as long as this link does.
+    let left = (expires * 1000 - state.clock.now().0).max(1000) / 1000;
+    let left = std::time::Duration::from_secs(u64::try_from(left).unwrap_or(1));
+    let mut paths = Vec::with_capacity(files.len());
+    for f in &files {
+        let mut p = json!({"name": f.path, "contentLength": f.size, "isDirectory": false,
+                           "lastModified": iso(Timestamp(f.modified_ms))});
+        if let Some(url) = state
+            .lake
+            .presign_file(&id.to_string(), &f.path, left)
+            .await
+            .map_err(missing)?
+        {
+            p["url"] = json!(url.as_str());
+        }
+        paths.push(p);
+    }
     Ok(Json(json!({"paths": paths})).into_response())
 }
 
@@ -156,7 +167,7 @@ pub async fn file(
     Path((id, path)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let id = check(&state, &id, query.as_deref()).await?;
+    let (id, _) = check(&state, &id, query.as_deref()).await?;
     if path.is_empty() {
         return list(State(state), Path(id.to_string()), RawQuery(query)).await;
     }
@@ -185,8 +196,9 @@ fn missing(e: dwb_lake::LakeError) -> ApiError {
     }
 }
 
-/// Checks the signature for the data set's folder; answers the data set id.
-async fn check(state: &AppState, id: &str, query: Option<&str>) -> Result<Uuid, ApiError> {
+/// Checks the signature for the data set's folder; answers the data set id
+/// and when the link expires (seconds since the Unix epoch).
+async fn check(state: &AppState, id: &str, query: Option<&str>) -> Result<(Uuid, i64), ApiError> {
     let q: HashMap<String, String> =
         serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
     let refused = |m: &str| ApiError::Forbidden(format!("read refused: {m}"));
@@ -207,5 +219,9 @@ async fn check(state: &AppState, id: &str, query: Option<&str>) -> Result<Uuid, 
         .await?
         .filter(|d| d.base_dataset_id.is_none())
         .ok_or_else(|| ApiError::NotFound("data set not found".into()))?;
-    Ok(id)
+    let expires = q
+        .get("expires")
+        .and_then(|e| e.parse().ok())
+        .unwrap_or_default();
+    Ok((id, expires))
 }

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub demo: Workspace,
     pub master: MasterKey,
     pub lake_dir: std::path::PathBuf,
+    /// The server's own state, for calling its operations directly.
+    pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -72,7 +74,7 @@ pub async fn spawn_second_node(first: &TestApp) -> TestApp {
     .expect("state builds");
     state.spawn_background();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(run(listener, build_router(state), async move {
+    tokio::spawn(run(listener, build_router(state.clone()), async move {
         let _ = rx.await;
     }));
     TestApp {
@@ -84,6 +86,7 @@ pub async fn spawn_second_node(first: &TestApp) -> TestApp {
         clock: first.clock.clone(),
         demo: first.demo.clone(),
         master: first.master.clone(),
+        state,
         shutdown: Some(tx),
     }
 }
@@ -132,7 +135,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     .expect("state builds");
     state.spawn_background();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(run(listener, build_router(state), async move {
+    tokio::spawn(run(listener, build_router(state.clone()), async move {
         let _ = rx.await;
     }));
     TestApp {
@@ -144,6 +147,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         clock,
         demo,
         master,
+        state,
         shutdown: Some(tx),
     }
 }

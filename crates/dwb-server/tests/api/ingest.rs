@@ -1,6 +1,7 @@
 //! The ingest flow, derived data sets and read URLs over HTTP on both stores: signed upload and read links (expiry, tampering, another data set's path), Create/Append/Overwrite, rejected files, derived views that keep their restrictions, and who may write.
 
 mod links;
+mod recovery;
 
 use dwb_core::access::{Access, Level};
 use dwb_store::{Backend, Store};
