@@ -55,6 +55,12 @@ document.addEventListener("submit", function (ev) {
   var barId = form.getAttribute && form.getAttribute("data-upload");
   if (!barId || !window.XMLHttpRequest || !window.FormData) return;
   ev.preventDefault();
+  // One upload at a time: a second click while the file goes up would import it twice.
+  if (form.dataset.uploading) return;
+  form.dataset.uploading = "1";
+  var buttons = form.querySelectorAll("button[type=submit]");
+  var busy = function (on) { buttons.forEach(function (b) { b.disabled = on; }); };
+  busy(true);
   var bar = document.getElementById(barId);
   var xhr = new XMLHttpRequest();
   xhr.open("POST", form.action);
@@ -66,6 +72,20 @@ document.addEventListener("submit", function (ev) {
     if (xhr.status < 400 && xhr.responseURL) { window.location.assign(xhr.responseURL); return; }
     document.open(); document.write(xhr.responseText); document.close();
   });
-  xhr.addEventListener("error", function () { if (bar) bar.classList.add("is-hidden"); alert("The upload failed: the server could not be reached."); });
+  xhr.addEventListener("error", function () {
+    delete form.dataset.uploading; busy(false);
+    if (bar) bar.classList.add("is-hidden");
+    alert("The upload failed: the server could not be reached.");
+  });
   xhr.send(new FormData(form));
+});
+// Back to a page kept in the browser's cache after an upload: ready for the next one.
+window.addEventListener("pageshow", function (ev) {
+  if (!ev.persisted) return;
+  document.querySelectorAll("form[data-uploading]").forEach(function (form) {
+    delete form.dataset.uploading;
+    form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+    var bar = document.getElementById(form.getAttribute("data-upload"));
+    if (bar) bar.classList.add("is-hidden");
+  });
 });

@@ -297,10 +297,11 @@ pub async fn page(
         tab: "datasets",
         ws_admin: o.role == dwb_core::validate::Role::Admin,
         ds: row_of(state.store.as_ref(), &d).await?,
+        // The data set's columns, and the filter's choices, whichever the picker shows.
         columns: table
             .columns
             .iter()
-            .filter(|c| visible.contains(&c.name))
+            .filter(|c| allowed.contains(&c.name))
             .map(|c| ColumnRow {
                 name: c.name.clone(),
                 ty: c.ty.as_str().to_string(),
@@ -314,7 +315,7 @@ pub async fn page(
         filterable: table
             .columns
             .iter()
-            .filter(|c| c.filterable && visible.contains(&c.name))
+            .filter(|c| c.filterable && allowed.contains(&c.name))
             .map(|c| c.name.clone())
             .collect(),
         f_col: q.col.clone(),

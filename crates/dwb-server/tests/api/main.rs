@@ -7,6 +7,7 @@ mod accounts;
 mod api_tab;
 mod browser;
 mod browser_api;
+mod browser_datasets;
 mod cli;
 mod datasets;
 mod helpers;
