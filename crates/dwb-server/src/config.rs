@@ -231,4 +231,22 @@ mod tests {
         );
         assert!(err.contains("lisen"), "{err}");
     }
+
+    #[test]
+    fn a_cloud_lake_takes_its_options_from_the_file() {
+        let cfg: Config = toml::from_str(
+            "lake_url = \"s3://bucket/lake\"\n[lake_options]\naws_endpoint = \"http://127.0.0.1:9000\"\naws_allow_http = \"true\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.lake_options["aws_endpoint"], "http://127.0.0.1:9000");
+        let lake = cfg.lake().unwrap();
+        assert!(lake.is_cloud());
+        assert_eq!(lake.root().as_str(), "s3://bucket/lake/");
+        let bad: Config = toml::from_str("lake_url = \"ftp://host/lake\"\n").unwrap();
+        let err = format!("{:#}", bad.lake().unwrap_err());
+        assert!(
+            err.contains("--lake-url ftp://host/lake") && err.contains("s3://"),
+            "{err}"
+        );
+    }
 }
