@@ -6,7 +6,9 @@ use axum::{middleware, Router};
 
 use crate::auth::discovery;
 use crate::http::{middleware as mw, ops};
-use crate::portal::{activity, api_tab, assets, auth, datasets, members, schemas, workspaces};
+use crate::portal::{
+    activity, api_tab, assets, auth, dataset_rows, datasets, import, members, schemas, workspaces,
+};
 use crate::state::AppState;
 
 pub fn build_router(state: AppState) -> Router {
@@ -87,9 +89,17 @@ pub fn build_router(state: AppState) -> Router {
         .route("/workspaces/{id}/datasets", get(datasets::tab))
         .route(
             "/workspaces/{id}/datasets/import",
-            post(datasets::import).layer(DefaultBodyLimit::disable()),
+            post(import::import).layer(DefaultBodyLimit::disable()),
         )
         .route("/workspaces/{id}/datasets/{ds}", get(datasets::page))
+        .route(
+            "/workspaces/{id}/datasets/{ds}/rows/add",
+            post(dataset_rows::add).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/workspaces/{id}/datasets/{ds}/rows/replace",
+            post(dataset_rows::replace).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             "/workspaces/{id}/datasets/{ds}/revoke/{acct}",
             post(datasets::revoke),

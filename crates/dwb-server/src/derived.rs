@@ -1,6 +1,6 @@
 //! Derived data sets: a saved view (row filters and a column subset) of a base data set, checked against its schema; a view of a view is flattened onto the base with both sets of filters.
 
-use dwb_lake::RowQuery;
+use dwb_lake::{Filter, FilterOp, RowQuery};
 use dwb_store::{Dataset, Workspace};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -53,6 +53,31 @@ pub(crate) fn names(v: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A filter as a person reads it: "channel equals C", "value is between 1 and 5".
+pub fn in_words(f: &Filter) -> String {
+    let shown: Vec<String> = f
+        .values
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    let any = |sep: &str| shown.join(sep);
+    let first = shown.first().cloned().unwrap_or_default();
+    let what = match f.op {
+        FilterOp::Equals | FilterOp::List if shown.len() > 1 => format!("is one of {}", any(", ")),
+        FilterOp::Equals | FilterOp::List => format!("equals {first}"),
+        FilterOp::Greater => format!("is greater than {first}"),
+        FilterOp::GreaterOrEqual => format!("is at least {first}"),
+        FilterOp::Less => format!("is less than {first}"),
+        FilterOp::LessOrEqual => format!("is at most {first}"),
+        FilterOp::Contains => format!("contains {}", any(" or ")),
+        FilterOp::Between => format!("is between {}", any(" and ")),
+    };
+    format!("{} {what}", f.column)
 }
 
 impl DataOps<'_> {
@@ -145,5 +170,43 @@ impl DataOps<'_> {
         e.detail = json!({"source": source.id, "base": base, "rows": d.row_count});
         self.store.create_dataset(&d, e).await?;
         Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(column: &str, op: FilterOp, values: Value) -> String {
+        let values = values.as_array().cloned().unwrap_or_default();
+        in_words(&Filter {
+            column: column.into(),
+            op,
+            values,
+        })
+    }
+
+    #[test]
+    fn filters_read_as_words() {
+        assert_eq!(
+            words("channel", FilterOp::Equals, json!(["C"])),
+            "channel equals C"
+        );
+        assert_eq!(
+            words("channel", FilterOp::List, json!(["A", "B"])),
+            "channel is one of A, B"
+        );
+        assert_eq!(
+            words("value", FilterOp::GreaterOrEqual, json!([2.5])),
+            "value is at least 2.5"
+        );
+        assert_eq!(
+            words("value", FilterOp::Between, json!([1, 5])),
+            "value is between 1 and 5"
+        );
+        assert_eq!(
+            words("site", FilterOp::Contains, json!(["Os"])),
+            "site contains Os"
+        );
     }
 }

@@ -105,27 +105,8 @@ pub async fn create_job(
                     "a derived data set is a view of its base data set and has no rows of its own",
                 ));
             }
-            let version = match new.schema_version_id {
-                Some(v) if v != d.schema_version_id => {
-                    if new.operation == IngestOperation::Append {
-                        return Err(invalid(
-                            "schemaVersionId",
-                            "must be the data set's own schema version (or left out) to append; \
-                             overwrite the data set to change its schema version",
-                        ));
-                    }
-                    let (_, table) = data.version(ws, v).await.map_err(|e| match e {
-                        DataError::NotFound(_) => invalid(
-                            "schemaVersionId",
-                            "no such schema version in this workspace",
-                        ),
-                        other => other,
-                    })?;
-                    derived_fit(state, ws, &d, &table).await?;
-                    v
-                }
-                _ => d.schema_version_id,
-            };
+            let (version, _) =
+                version_for(state, ws, &d, new.operation, new.schema_version_id).await?;
             (d.name, Some(version))
         }
     };
@@ -365,46 +346,74 @@ async fn ingest(state: &AppState, job: &IngestJob) -> Result<(Uuid, i64), DataEr
         .dataset(id)
         .await?
         .ok_or(DataError::NotFound("data set"))?;
-    // An overwrite may bring another schema version (checked when the job was created).
-    let version = job.schema_version_id.unwrap_or(d.schema_version_id);
-    let (_, table) = data.version(&ws, version).await?;
-    let changed = (version != d.schema_version_id).then_some(version);
-    if changed.is_some() {
-        derived_fit(state, &ws, &d, &table).await?;
-    }
+    // An overwrite may bring another schema version (checked when the job was
+    // created, and again now: a derived data set may have come since).
+    let requested = match job.operation {
+        IngestOperation::Overwrite => job.schema_version_id,
+        // An append writes with the data set's version of now; the lake checks the columns.
+        _ => None,
+    };
+    let (_, table) = version_for(state, &ws, &d, job.operation, requested).await?;
     let writer = job.id.to_string();
     let report = state
         .lake
         .ingest_csv_as(&id.to_string(), &table, csv, mode, Some(&writer))
         .await?;
-    record_rows(state, &ws, job, &d, report.rows).await?;
+    record_rows(state, &ws, &d, &RowsWritten::by_job(job, &d, report.rows)).await?;
     Ok((id, i64::try_from(report.rows).unwrap_or(i64::MAX)))
 }
 
-/// Records what a committed `Append`/`Overwrite` job did to data set `d`:
-/// its new row count (from the table's statistics), its schema version if
-/// the job brought another, and a ledger event.
+/// What a committed `Append`/`Overwrite` wrote, for [`record_rows`].
+#[derive(Debug, Clone)]
+pub(crate) struct RowsWritten {
+    pub actor: Actor,
+    pub operation: IngestOperation,
+    /// The ingest job that wrote them; `None` when the portal wrote them at once.
+    pub job: Option<Uuid>,
+    /// The data set's schema version from now on.
+    pub version: Uuid,
+    /// The rows the file held.
+    pub rows: u64,
+}
+
+impl RowsWritten {
+    /// What `job` wrote into data set `d` (only an overwrite brings another schema version).
+    pub(crate) fn by_job(job: &IngestJob, d: &Dataset, rows: u64) -> Self {
+        let version = match job.operation {
+            IngestOperation::Overwrite => job.schema_version_id,
+            _ => None,
+        };
+        Self {
+            actor: actor_of(job),
+            operation: job.operation,
+            job: Some(job.id),
+            version: version.unwrap_or(d.schema_version_id),
+            rows,
+        }
+    }
+}
+
+/// Records what a committed `Append`/`Overwrite` did to data set `d`: its
+/// new row count (from the table's statistics, and answered), its schema
+/// version if the write brought another, and a ledger event.
 pub(crate) async fn record_rows(
     state: &AppState,
     ws: &Workspace,
-    job: &IngestJob,
     d: &Dataset,
-    written: u64,
-) -> Result<(), DataError> {
+    w: &RowsWritten,
+) -> Result<i64, DataError> {
     let total = state.lake.row_count(&d.id.to_string()).await?;
     let total = i64::try_from(total).unwrap_or(i64::MAX);
-    let written = i64::try_from(written).unwrap_or(i64::MAX);
-    let version = job.schema_version_id.unwrap_or(d.schema_version_id);
-    let changed = (version != d.schema_version_id).then_some(version);
+    let written = i64::try_from(w.rows).unwrap_or(i64::MAX);
+    let changed = (w.version != d.schema_version_id).then_some(w.version);
     let now = state.clock.now();
-    let action = if job.operation == IngestOperation::Append {
+    let action = if w.operation == IngestOperation::Append {
         "DatasetAppended"
     } else {
         "DatasetOverwritten"
     };
-    let actor = actor_of(job);
     let mut e = event(
-        &actor,
+        &w.actor,
         ws.tenant_id,
         Some(ws.id),
         now,
@@ -416,12 +425,50 @@ pub(crate) async fn record_rows(
         },
     );
     e.detail =
-        json!({"rows": written, "rowCount": total, "job": job.id, "schemaVersionId": version});
+        json!({"rows": written, "rowCount": total, "job": w.job, "schemaVersionId": w.version});
     state
         .store
-        .set_dataset_rows(d.id, total, changed, &actor.name, now, e)
+        .set_dataset_rows(d.id, total, changed, &w.actor.name, now, e)
         .await?;
-    Ok(())
+    Ok(total)
+}
+
+/// The schema version an `Append`/`Overwrite` of base data set `d` writes
+/// with, and its lake schema: the data set's own, or (overwrite only)
+/// `requested`, another version of `ws` in which every derived data set of
+/// `d` still finds its columns and filters.
+pub(crate) async fn version_for(
+    state: &AppState,
+    ws: &Workspace,
+    d: &Dataset,
+    operation: IngestOperation,
+    requested: Option<Uuid>,
+) -> Result<(Uuid, TableSchema), DataError> {
+    let data = state.data();
+    match requested {
+        Some(v) if v != d.schema_version_id => {
+            if operation != IngestOperation::Overwrite {
+                return Err(invalid(
+                    "schemaVersionId",
+                    "must be the data set's own schema version (or left out) to append; \
+                     overwrite the data set to change its schema version",
+                ));
+            }
+            let (_, table) = data.version(ws, v).await.map_err(|e| match e {
+                DataError::NotFound(_) => invalid(
+                    "schemaVersionId",
+                    "no such schema version in this workspace",
+                ),
+                other => other,
+            })?;
+            derived_fit(state, ws, d, &table).await?;
+            Ok((v, table))
+        }
+        _ => {
+            let (_, table) = data.version(ws, d.schema_version_id).await?;
+            Ok((d.schema_version_id, table))
+        }
+    }
 }
 
 /// Every derived data set of `base` must still find its columns and filters
@@ -444,10 +491,25 @@ async fn derived_fit(
             sort: None,
         };
         if let Err(e) = check.check(table) {
+            let used = check.columns.iter().flatten();
+            let mut missing: Vec<&str> = Vec::new();
+            for c in used.chain(check.filters.iter().map(|f| &f.column)) {
+                if table.column(c).is_none() && !missing.contains(&c.as_str()) {
+                    missing.push(c);
+                }
+            }
+            let why = match missing.as_slice() {
+                [] => e.to_string(),
+                [one] => format!("it uses column '{one}', which this version lacks"),
+                many => format!(
+                    "it uses columns '{}', which this version lacks",
+                    many.join("', '")
+                ),
+            };
             return Err(invalid(
                 "schemaVersionId",
                 format!(
-                    "the derived data set '{}' would no longer work with this schema version ({e}); \
+                    "the derived data set '{}' would no longer work with this schema version ({why}); \
                      delete it or choose a version that keeps its columns",
                     d.name
                 ),

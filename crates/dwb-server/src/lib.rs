@@ -25,3 +25,4 @@ pub mod signed;
 pub mod state;
 pub mod sweep;
 pub mod throttle;
+pub mod write_rows;

@@ -9,7 +9,7 @@ use dwb_store::{IngestJob, IngestOperation, IngestStatus, JobOutcome};
 use uuid::Uuid;
 
 use crate::datasets::DataError;
-use crate::ingest::{record_failure, record_rows, HEARTBEAT_SECS, UPLOAD_MINUTES};
+use crate::ingest::{record_failure, record_rows, RowsWritten, HEARTBEAT_SECS, UPLOAD_MINUTES};
 use crate::state::AppState;
 
 const MINUTE_MS: i64 = 60_000;
@@ -116,7 +116,7 @@ async fn complete(state: &AppState, job: &IngestJob, rows: u64) -> Result<(), Da
     let ws = state.store.workspace(job.workspace_id).await?;
     let d = state.store.dataset(d).await?;
     if let (Some(ws), Some(d)) = (ws, d) {
-        record_rows(state, &ws, job, &d, rows).await?;
+        record_rows(state, &ws, &d, &RowsWritten::by_job(job, &d, rows)).await?;
     }
     state.lake.unstage(&job.id.to_string()).await?;
     Ok(())

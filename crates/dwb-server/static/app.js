@@ -50,17 +50,23 @@ document.addEventListener("click", function (ev) {
   }
 });
 // Forms with data-upload send their file with a progress bar, then follow the answer.
+// data-errors names the box of a refused file, which goes once a new upload starts.
 document.addEventListener("submit", function (ev) {
   var form = ev.target;
   var barId = form.getAttribute && form.getAttribute("data-upload");
-  if (!barId || !window.XMLHttpRequest || !window.FormData) return;
+  // Not an upload form, or the person said no to its data-confirm question.
+  if (!barId || ev.defaultPrevented || !window.XMLHttpRequest || !window.FormData) return;
   ev.preventDefault();
-  // One upload at a time: a second click while the file goes up would import it twice.
-  if (form.dataset.uploading) return;
+  // One upload at a time on a page: a second click while a file goes up
+  // would write it twice, or race the other form.
+  if (document.querySelector("form[data-uploading]")) return;
   form.dataset.uploading = "1";
-  var buttons = form.querySelectorAll("button[type=submit]");
+  var buttons = document.querySelectorAll("form[data-upload] button[type=submit]");
   var busy = function (on) { buttons.forEach(function (b) { b.disabled = on; }); };
   busy(true);
+  var errorsId = form.getAttribute("data-errors");
+  var errors = errorsId && document.getElementById(errorsId);
+  if (errors) errors.classList.add("is-hidden");
   var bar = document.getElementById(barId);
   var xhr = new XMLHttpRequest();
   xhr.open("POST", form.action);
@@ -75,6 +81,7 @@ document.addEventListener("submit", function (ev) {
   xhr.addEventListener("error", function () {
     delete form.dataset.uploading; busy(false);
     if (bar) bar.classList.add("is-hidden");
+    if (errors) errors.classList.remove("is-hidden");
     alert("The upload failed: the server could not be reached.");
   });
   xhr.send(new FormData(form));
@@ -84,8 +91,8 @@ window.addEventListener("pageshow", function (ev) {
   if (!ev.persisted) return;
   document.querySelectorAll("form[data-uploading]").forEach(function (form) {
     delete form.dataset.uploading;
-    form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
     var bar = document.getElementById(form.getAttribute("data-upload"));
     if (bar) bar.classList.add("is-hidden");
   });
+  document.querySelectorAll("form[data-upload] button[type=submit]").forEach(function (b) { b.disabled = false; });
 });

@@ -39,6 +39,15 @@ fn row(e: &Event) -> EventRow {
     if let Some(role) = e.detail.get("role").and_then(|v| v.as_str()) {
         what.push_str(&format!(" (role {role})"));
     }
+    // What a CSV file brought into a data set.
+    let writes = ["DatasetCreated", "DatasetAppended", "DatasetOverwritten"];
+    if let (Some(rows), true) = (
+        e.detail.get("rows").and_then(|v| v.as_i64()),
+        writes.contains(&e.action.as_str()),
+    ) {
+        let s = if rows == 1 { "" } else { "s" };
+        what.push_str(&format!(" ({rows} row{s} written)"));
+    }
     EventRow {
         when: show_time(e.at),
         who: e.principal_name.clone(),

@@ -1,5 +1,6 @@
 //! The Data catalogue tab and a data set's page: its facts, columns, a
 //! paged table of rows with a filter and sorting, and who it is shared with.
+//! (Import CSV is in `import`, Add rows and Replace rows in `dataset_rows`.)
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -14,10 +15,12 @@ use uuid::Uuid;
 use crate::access;
 use crate::datasets::DataError;
 use crate::error::PageError;
+use crate::portal::lineage;
 use crate::portal::session::SignedIn;
 use crate::portal::views::SharedRow;
 use crate::portal::views::{
-    render, show_time, ColumnRow, DatasetPage, DatasetRow, DatasetsPage, Header, WsView,
+    render, show_time, ColumnRow, DatasetPage, DatasetRow, DatasetsPage, Header, ImportForm,
+    UploadError, WsView,
 };
 use crate::portal::workspaces::open;
 use crate::state::AppState;
@@ -31,7 +34,7 @@ fn url_encode(s: &str) -> String {
         .to_string()
 }
 
-async fn row_of(store: &dyn Store, d: &Dataset) -> Result<DatasetRow, PageError> {
+pub(crate) async fn row_of(store: &dyn Store, d: &Dataset) -> Result<DatasetRow, PageError> {
     let schema = match store.schema_version(d.schema_version_id).await? {
         Some(v) => match store.schema(v.schema_id).await? {
             Some(s) => format!("{} ({})", s.name, v.name),
@@ -106,8 +109,8 @@ pub async fn tab(
         datasets: rows,
         csrf: who.csrf.clone(),
         versions: schema_versions(state.store.as_ref(), o.ws.id).await?,
+        form: ImportForm::default(),
         error: None,
-        problems: Vec::new(),
     }))
 }
 
@@ -119,6 +122,11 @@ pub struct RowsQuery {
     sort: String,
     dir: String,
     revoked: Option<String>,
+    /// Rows just added or written by a replace (Add rows, Replace rows).
+    added: Option<String>,
+    replaced: Option<String>,
+    /// Set when a replace brought another schema version.
+    new_schema: bool,
     /// The columns to show (the column picker); empty shows all.
     show: Vec<String>,
 }
@@ -133,6 +141,9 @@ impl RowsQuery {
             sort: get("sort").unwrap_or_default(),
             dir: get("dir").unwrap_or_default(),
             revoked: get("revoked"),
+            added: get("added"),
+            replaced: get("replaced"),
+            new_schema: get("schema").is_some(),
             show: pairs
                 .iter()
                 .filter(|(k, _)| k == "show")
@@ -151,7 +162,27 @@ pub async fn page(
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or("")).unwrap_or_default();
     let q = RowsQuery::from_pairs(&pairs);
-    let o = open(&state, &who, &id, Action::ListDatasets).await?;
+    show(&state, &who, &id, &ds, &q, AfterWrite::default()).await
+}
+
+/// What a refused Add rows or Replace rows shows on the data set's page.
+#[derive(Debug, Default)]
+pub(crate) struct AfterWrite {
+    pub error: Option<UploadError>,
+    /// The schema version chosen for Replace rows.
+    pub replace_version: String,
+}
+
+/// The data set's page: its first page of rows, or as `q` asks.
+pub(crate) async fn show(
+    state: &AppState,
+    who: &SignedIn,
+    id: &str,
+    ds: &str,
+    q: &RowsQuery,
+    after: AfterWrite,
+) -> Result<Response, PageError> {
+    let o = open(state, who, id, Action::ListDatasets).await?;
     let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
     let (ws, d) = access::dataset(
         &state.workspaces,
@@ -291,12 +322,62 @@ pub async fn page(
             Access::Datasets(_) => {}
         }
     }
+    let ws_admin = o.role == dwb_core::validate::Role::Admin;
+    let lineage = lineage::of(state.store.as_ref(), &d).await?;
+    let row = row_of(state.store.as_ref(), &d).await?;
+    let (current_version, versions) = if ws_admin && d.base_dataset_id.is_none() {
+        let (current, others): (Vec<_>, Vec<_>) = schema_versions(state.store.as_ref(), ws.id)
+            .await?
+            .into_iter()
+            .partition(|v| v.id == d.schema_version_id.to_string());
+        let current = current
+            .into_iter()
+            .next()
+            .map(|c| c.name)
+            .unwrap_or_default();
+        (current, others)
+    } else {
+        (String::new(), Vec::new())
+    };
+    // Only numbers: the notice must not say what a crafted link would like.
+    let count = |n: &Option<String>| n.as_deref().and_then(|n| n.parse::<u64>().ok());
+    let plural = |n: u64| format!("{n} row{}", if n == 1 { "" } else { "s" });
+    let rows_notice = match (count(&q.added), count(&q.replaced)) {
+        (Some(n), _) => Some(format!(
+            "Added {}; {} now has {}.",
+            plural(n),
+            d.name,
+            plural(u64::try_from(d.row_count).unwrap_or_default())
+        )),
+        (None, Some(n)) if q.new_schema => Some(format!(
+            "Replaced the rows of {} with the file's {}; its schema is now {}.",
+            d.name,
+            plural(n),
+            row.schema
+        )),
+        (None, Some(n)) => Some(format!(
+            "Replaced the rows of {} with the file's {}.",
+            d.name,
+            plural(n)
+        )),
+        (None, None) => None,
+    };
     Ok(render(&DatasetPage {
         nav: who.nav(),
         ws: WsView::from(&ws),
         tab: "datasets",
-        ws_admin: o.role == dwb_core::validate::Role::Admin,
-        ds: row_of(state.store.as_ref(), &d).await?,
+        ws_admin,
+        can_write: ws_admin && d.base_dataset_id.is_none(),
+        current_version,
+        versions,
+        replace_version: after.replace_version,
+        upload_error: after.error,
+        rows_notice,
+        base: lineage.base,
+        filters: lineage.filters,
+        view_columns: lineage.columns,
+        derived: lineage.derived,
+        ds: row,
         // The data set's columns, and the filter's choices, whichever the picker shows.
         columns: table
             .columns
@@ -361,7 +442,7 @@ fn show_value(v: Option<&Value>) -> String {
     }
 }
 
-fn data_error(e: DataError) -> PageError {
+pub(crate) fn data_error(e: DataError) -> PageError {
     match e {
         DataError::NotFound(_) => PageError::NotFound,
         DataError::Store(s) => s.into(),
@@ -462,7 +543,7 @@ pub async fn save_as(
 }
 
 /// Every schema version of a workspace, for the import form.
-async fn schema_versions(
+pub(crate) async fn schema_versions(
     store: &dyn Store,
     ws: Uuid,
 ) -> Result<Vec<crate::portal::views::Choice>, PageError> {
@@ -477,104 +558,4 @@ async fn schema_versions(
         }
     }
     Ok(out)
-}
-
-/// `site=Oslo, vessel=Aurora` as `{"site": ["Oslo"], "vessel": ["Aurora"]}`.
-fn parse_tags(text: &str) -> Value {
-    let mut map = serde_json::Map::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let entry = map
-            .entry(k.trim().to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let (Value::Array(a), false) = (entry, v.trim().is_empty()) {
-            a.push(Value::String(v.trim().to_string()));
-        }
-    }
-    Value::Object(map)
-}
-
-/// "Import CSV": a multipart form whose file streams into the lake; the
-/// page's script shows the upload's progress.
-pub async fn import(
-    State(state): State<AppState>,
-    who: SignedIn,
-    Path(id): Path<String>,
-    mut form: axum::extract::Multipart,
-) -> Result<Response, PageError> {
-    use futures::TryStreamExt;
-    let o = open(&state, &who, &id, Action::ManageDatasets).await?;
-    let (mut csrf, mut name, mut description, mut tags, mut version) =
-        (None, String::new(), String::new(), String::new(), None);
-    let bad = |_| {
-        PageError::BadRequest("The upload could not be read. Reload the page and try again.".into())
-    };
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        match field.name().unwrap_or("") {
-            "csrf" => csrf = Some(field.text().await.map_err(bad)?),
-            "name" => name = field.text().await.map_err(bad)?,
-            "description" => description = field.text().await.map_err(bad)?,
-            "tags" => tags = field.text().await.map_err(bad)?,
-            "schema_version" => version = field.text().await.map_err(bad)?.parse::<Uuid>().ok(),
-            "file" => {
-                if !crate::portal::form::csrf_ok(csrf.as_deref(), &who.csrf) {
-                    return Err(PageError::Csrf);
-                }
-                let reader =
-                    tokio_util::io::StreamReader::new(field.map_err(std::io::Error::other));
-                let result = state
-                    .data()
-                    .import_csv(
-                        &who.actor(),
-                        &o.ws,
-                        &name,
-                        &description,
-                        parse_tags(&tags),
-                        version,
-                        reader,
-                    )
-                    .await;
-                return match result {
-                    Ok(d) => Ok(axum::response::Redirect::to(&format!(
-                        "/workspaces/{}/datasets/{}",
-                        o.ws.id, d.id
-                    ))
-                    .into_response()),
-                    Err(e) => {
-                        let (error, problems) = match e {
-                            DataError::Rejected(errors) => (
-                                "The file was rejected; nothing was imported.".to_string(),
-                                errors,
-                            ),
-                            DataError::Invalid { field, message } => {
-                                (format!("Not imported: {field} {message}."), Vec::new())
-                            }
-                            DataError::Conflict(m) => (format!("Not imported: {m}."), Vec::new()),
-                            other => return Err(data_error(other)),
-                        };
-                        let mut rows = Vec::new();
-                        for d in state.store.datasets(o.ws.id).await? {
-                            rows.push(row_of(state.store.as_ref(), &d).await?);
-                        }
-                        let mut resp = render(&DatasetsPage {
-                            nav: who.nav(),
-                            ws: WsView::from(&o.ws),
-                            tab: "datasets",
-                            ws_admin: true,
-                            q: String::new(),
-                            datasets: rows,
-                            csrf: who.csrf.clone(),
-                            versions: schema_versions(state.store.as_ref(), o.ws.id).await?,
-                            error: Some(error),
-                            problems,
-                        });
-                        *resp.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-                        Ok(resp)
-                    }
-                };
-            }
-            _ => {}
-        }
-    }
-    Err(PageError::BadRequest("Choose a CSV file to import.".into()))
 }

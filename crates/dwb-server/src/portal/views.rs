@@ -196,8 +196,35 @@ pub struct DatasetsPage {
     pub csrf: String,
     /// Schema versions an import can use.
     pub versions: Vec<Choice>,
-    pub error: Option<String>,
+    /// What the Import CSV form holds (kept after a refused file).
+    pub form: ImportForm,
+    pub error: Option<UploadError>,
+}
+
+/// What the Import CSV form held when its file was refused.
+#[derive(Debug, Clone, Default)]
+pub struct ImportForm {
+    pub name: String,
+    pub description: String,
+    pub tags: String,
+    /// The chosen schema version's id; empty to infer one.
+    pub version: String,
+}
+
+/// A refused CSV file: what happened and the problems by line and column.
+#[derive(Debug, Clone)]
+pub struct UploadError {
+    pub message: String,
+    /// "The first 20 problems:" when dwb stopped reading at its limit.
+    pub note: Option<String>,
     pub problems: Vec<String>,
+}
+
+/// A data set named with a link to its page.
+#[derive(Debug, Clone)]
+pub struct DatasetLink {
+    pub id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +270,23 @@ pub struct DatasetPage {
     pub pickable: Vec<Choice>,
     pub notice: Option<String>,
     pub csrf: String,
+    /// A derived data set's base, its filters in words and its columns.
+    pub base: Option<DatasetLink>,
+    pub filters: Vec<String>,
+    pub view_columns: Vec<String>,
+    /// A base data set's derived data sets.
+    pub derived: Vec<DatasetLink>,
+    /// Add rows and Replace rows: admins, base data sets.
+    pub can_write: bool,
+    /// "Readings – Version 1": the schema version a replace keeps.
+    pub current_version: String,
+    /// The workspace's other schema versions, for Replace rows.
+    pub versions: Vec<Choice>,
+    /// The version chosen for Replace rows (kept after a refused file).
+    pub replace_version: String,
+    pub upload_error: Option<UploadError>,
+    /// What Add rows or Replace rows did.
+    pub rows_notice: Option<String>,
 }
 
 /// Someone who can read a data set.

@@ -1,8 +1,9 @@
 //! Data sets in the portal, in a real headless Chromium, by the words a person
 //! sees: "Import CSV" with its progress bar (the upload slowed down so that the
 //! bar can be watched), files rejected with the line and column of the bad
-//! value, and a data set's page: its facts, the paged table, the column
-//! picker, a filter, sorting and "Save as new data set".
+//! value (the form keeps what was typed), and a data set's page: its facts,
+//! the paged table, the column picker, a filter, sorting, "Save as new data
+//! set", what a derived data set is based on, and Add rows / Replace rows.
 //! Screenshots go to `test-artifacts/screenshots/<test>-<backend>-<step>.png`.
 
 // Setting up the browser may fail loudly: a test has nothing better to do.
@@ -61,7 +62,8 @@ async fn an_admin_imports_a_csv_file_and_a_bad_file_is_rejected(backend: Backend
         t.fill_import_form("Readings", DESCRIPTION, TAGS, INFER, &readings)
             .await;
         t.shot("02-import-form-filled").await;
-        t.import_watching_the_progress_bar("03-uploading").await;
+        t.upload_watching_the_progress_bar("Import", "03-uploading")
+            .await;
         t.expect_data_set_heading("Readings").await;
         t.expect_fact("Rows", "2000").await;
         t.expect_fact("Kind", "Base").await;
@@ -91,10 +93,17 @@ async fn an_admin_imports_a_csv_file_and_a_bad_file_is_rejected(backend: Backend
         .await;
         t.shot("05-catalogue").await;
 
-        // A bad value under the chosen schema of Readings: the line, the column, the type.
+        // A bad value under the chosen schema of Readings: the line, the column,
+        // the type; the form keeps what was typed and chosen.
         let schema = t.option_starting("Schema", "Readings (").await;
-        t.fill_import_form("Bad readings", "", "", &schema, &bad_line_7)
-            .await;
+        t.fill_import_form(
+            "Bad readings",
+            "Ten, one bad",
+            "site=Bergen",
+            &schema,
+            &bad_line_7,
+        )
+        .await;
         t.click_button("Import").await;
         t.expect_text("The file was rejected; nothing was imported.")
             .await;
@@ -102,6 +111,23 @@ async fn an_admin_imports_a_csv_file_and_a_bad_file_is_rejected(backend: Backend
             .await;
         t.expect_alert_saying("line 7, column value: 'abc' is not a Double")
             .await;
+        t.expect_no_text("first 20 problems").await;
+        let kept = (
+            t.value_by_label("Name").await,
+            t.value_by_label("Description").await,
+            t.value_by_label("Tags").await,
+            t.selected_by_label("Schema").await,
+        );
+        t.check(
+            kept == (
+                "Bad readings".into(),
+                "Ten, one bad".into(),
+                "site=Bergen".into(),
+                schema.clone(),
+            ),
+            &format!("the form to keep what was typed and chosen, not {kept:?}"),
+        )
+        .await;
         let after = t
             .table_when(CATALOGUE, "the catalogue below the error", |_| true)
             .await;
@@ -129,6 +155,7 @@ async fn an_admin_imports_a_csv_file_and_a_bad_file_is_rejected(backend: Backend
         t.click_button("Import").await;
         t.expect_text("The file was rejected; nothing was imported.")
             .await;
+        t.expect_text("The first 20 problems:").await;
         t.expect_alert_saying("line 2, column time: 'yesterday' is not a DateTime")
             .await;
         t.expect_alert_saying("line 11, column value: 'lots' is not a Double")
@@ -156,7 +183,8 @@ async fn an_admin_imports_a_csv_file_and_a_bad_file_is_rejected(backend: Backend
         let schema = t.option_starting("Schema", "Readings (").await;
         t.fill_import_form("More readings", "Fifteen hundred more", "", &schema, &more)
             .await;
-        t.import_watching_the_progress_bar("09-uploading-after-rejection")
+        // (The error box goes as the upload starts; the helper checks it.)
+        t.upload_watching_the_progress_bar("Import", "09-uploading-after-rejection")
             .await;
         t.expect_data_set_heading("More readings").await;
         t.expect_fact("Rows", "1500").await;
@@ -390,7 +418,17 @@ async fn a_data_set_page_pages_picks_columns_filters_sorts_and_saves_a_view(back
         )
         .await;
         t.expect_no_column_choice("time").await;
+        // What it is based on, its saved filter in words, and its columns.
+        t.expect_fact("Based on", "Readings").await;
+        t.expect_fact("Filters", "channel equals C").await;
+        t.expect_fact("Columns", "channel, value").await;
+        t.expect_no_button("Add rows").await;
+        t.expect_no_button("Replace rows").await;
         t.shot("08-derived").await;
+        t.click_link("Readings").await;
+        t.expect_data_set_heading("Readings").await;
+        t.expect_fact("Derived data sets", "Channel C").await;
+        t.expect_link("Channel C").await;
 
         t.click_tab("Data catalogue").await;
         let catalogue = t
@@ -412,6 +450,199 @@ async fn a_data_set_page_pages_picks_columns_filters_sorts_and_saves_a_view(back
     .await;
 }
 on_both_stores!(a_data_set_page_pages_picks_columns_filters_sorts_and_saves_a_view);
+
+/// Add rows and Replace rows on a base data set's page: each with its
+/// progress bar and a notice with the new row count; a rejected file changes
+/// nothing; a replace with a schema version that lacks a column a derived
+/// data set uses is refused, one that keeps its columns is taken; each write
+/// is in the Activity tab with the rows it wrote.
+async fn an_admin_adds_and_replaces_the_rows_of_a_data_set(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let files = CsvFiles::new();
+    let readings = files.write("readings.csv", &readings_csv(2000, None));
+    let more = files.write("more.csv", &readings_csv(1500, None));
+    let bad_line_7 = files.write("bad-line-7.csv", &readings_csv(10, Some((7, "abc"))));
+    let without_channel = files.write("no-channel.csv", &units_csv(12, false));
+    let with_units = files.write("with-units.csv", &units_csv(1200, true));
+    let store = app.store.clone();
+    let ws = app.demo.id;
+    let test = "an_admin_adds_and_replaces_the_rows_of_a_data_set";
+    in_browser(test, &app, |b| async move {
+        let t = Steps(b);
+        t.open_catalogue().await;
+        t.fill_import_form("Readings", DESCRIPTION, TAGS, INFER, &readings)
+            .await;
+        t.click_button("Import").await;
+        t.expect_data_set_heading("Readings").await;
+        t.expect_fact("Rows", "2000").await;
+        t.expect_fact("Derived data sets", "None").await;
+        t.the_one(
+            "//h3[normalize-space()='Add or replace rows']",
+            "the heading \"Add or replace rows\"",
+        )
+        .await;
+        t.shot("01-base-data-set").await;
+
+        // Add rows: 1500 more, with the progress bar.
+        t.choose_file("CSV file of rows to add", &more).await;
+        t.upload_watching_the_progress_bar("Add rows", "02-adding")
+            .await;
+        t.expect_text("Added 1500 rows; Readings now has 3500 rows.")
+            .await;
+        t.expect_fact("Rows", "3500").await;
+        t.expect_pager("Page 1 of 70 (3500 rows)").await;
+        t.shot("03-rows-added").await;
+
+        // A rejected file: its problems by line and column, and nothing changes.
+        t.choose_file("CSV file of rows to add", &bad_line_7).await;
+        t.click_button("Add rows").await;
+        t.expect_text("The file was rejected; no rows were added.")
+            .await;
+        t.expect_alert_saying("line 7, column value: 'abc' is not a Double")
+            .await;
+        t.expect_fact("Rows", "3500").await;
+        t.expect_pager("Page 1 of 70 (3500 rows)").await;
+        t.shot("04-rejected").await;
+
+        // A derived data set of channel C, which needs the column channel.
+        t.choose_by_label("Filter column", "channel").await;
+        t.fill_by_label("equals", "C").await;
+        t.click_button("Apply").await;
+        t.expect_pager("Page 1 of 18 (875 rows)").await;
+        t.fill_by_label("New data set name", "Channel C").await;
+        t.click_button("Save as new data set").await;
+        t.expect_data_set_heading("Channel C").await;
+        t.expect_fact("Based on", "Readings").await;
+        t.click_link("Readings").await;
+        t.expect_fact("Derived data sets", "Channel C").await;
+
+        // Two more schemas: one without channel, one that keeps every column.
+        t.create_schema("Units", "time, DateTime\nvalue, Double\nunit, String")
+            .await;
+        t.create_schema(
+            "Readings with units",
+            "time, DateTime\nchannel, String\nvalue, Double\nunit, String",
+        )
+        .await;
+        t.click_tab("Data catalogue").await;
+        t.click_link("Readings").await;
+        t.expect_data_set_heading("Readings").await;
+        let keep = t.option_starting("Schema version", "Keep Readings (").await;
+        t.check(
+            t.selected_by_label("Schema version").await == keep,
+            &format!("Replace rows to keep the schema version by default ({keep:?})"),
+        )
+        .await;
+
+        // Said no to the question: nothing goes up.
+        let question = "Replace all 3500 rows of Readings with the rows of the file?";
+        t.choose_file("CSV file of the new rows", &more).await;
+        t.click_button("Replace rows").await;
+        t.expect_dialog(question).await;
+        t.answer_dialog(false).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        t.expect_fact("Rows", "3500").await;
+        t.expect_no_text("Replaced the rows").await;
+
+        // A version without channel: refused, naming the derived data set.
+        t.choose_by_label("Schema version", "Units – Version 1")
+            .await;
+        t.choose_file("CSV file of the new rows", &without_channel)
+            .await;
+        t.click_button("Replace rows").await;
+        t.expect_dialog(question).await;
+        t.answer_dialog(true).await;
+        t.expect_text(
+            "Rows not replaced: the derived data set 'Channel C' would no longer work with \
+             this schema version (it uses column 'channel', which this version lacks); \
+             delete it or choose a version that keeps its columns.",
+        )
+        .await;
+        t.expect_fact("Rows", "3500").await;
+        let schema = t.fact("Schema").await;
+        t.check(
+            schema.starts_with("Readings (") && schema.ends_with("(Version 1)"),
+            &format!("the schema unchanged, not {schema:?}"),
+        )
+        .await;
+        let chosen = t.selected_by_label("Schema version").await;
+        t.check(
+            chosen == "Units – Version 1",
+            &format!("the chosen version kept, not {chosen:?}"),
+        )
+        .await;
+        t.shot("05-replace-refused").await;
+
+        // A version that keeps channel and value: the rows and columns are replaced.
+        t.choose_by_label("Schema version", "Readings with units – Version 1")
+            .await;
+        t.choose_file("CSV file of the new rows", &with_units).await;
+        t.upload_watching("Replace rows", Some(question), "06-replacing")
+            .await;
+        t.expect_text(
+            "Replaced the rows of Readings with the file's 1200 rows; \
+             its schema is now Readings with units (Version 1).",
+        )
+        .await;
+        t.expect_fact("Rows", "1200").await;
+        t.expect_fact("Schema", "Readings with units (Version 1)")
+            .await;
+        t.expect_pager("Page 1 of 24 (1200 rows)").await;
+        let columns = t.table_when(COLUMNS, "the columns", |_| true).await;
+        let names: Vec<&str> = columns[1..].iter().map(|r| r[0].as_str()).collect();
+        t.check(
+            names == ["time", "channel", "value", "unit"],
+            &format!("the columns of Readings with units, not {names:?}"),
+        )
+        .await;
+        let keep = t.selected_by_label("Schema version").await;
+        t.check(
+            keep == "Keep Readings with units – Version 1",
+            &format!("the new version to be the one kept, not {keep:?}"),
+        )
+        .await;
+        t.shot("07-rows-replaced").await;
+
+        // The derived data set follows: a quarter of the new rows.
+        t.click_link("Channel C").await;
+        t.expect_pager("Page 1 of 6 (300 rows)").await;
+        t.expect_fact("Schema", "Readings with units (Version 1)")
+            .await;
+
+        // The ledger: each write with the rows it wrote.
+        t.click_tab("Activity").await;
+        t.expect_text("Dataset overwritten (1200 rows written)")
+            .await;
+        t.expect_text("Dataset appended (1500 rows written)").await;
+        t.expect_text("Dataset created (2000 rows written)").await;
+        t.shot("08-activity").await;
+
+        let events = store
+            .workspace_events(
+                ws,
+                dwb_core::paging::Page::parse(Some(1), Some(100)).unwrap(),
+            )
+            .await
+            .expect("the ledger of Demo")
+            .0;
+        let writes: Vec<(String, i64)> = events
+            .iter()
+            .filter(|e| e.action == "DatasetAppended" || e.action == "DatasetOverwritten")
+            .map(|e| (e.action.clone(), e.detail["rows"].as_i64().unwrap_or(-1)))
+            .collect();
+        t.check(
+            writes
+                == [
+                    ("DatasetOverwritten".to_string(), 1200),
+                    ("DatasetAppended".to_string(), 1500),
+                ],
+            &format!("one event per accepted write, newest first, not {writes:?}"),
+        )
+        .await;
+    })
+    .await;
+}
+on_both_stores!(an_admin_adds_and_replaces_the_rows_of_a_data_set);
 
 // ---------------------------------------------------------------------------
 // CSV files
@@ -458,6 +689,22 @@ fn readings_csv(rows: usize, bad: Option<(usize, &str)>) -> String {
         out.push_str(&format!(
             "2026-01-{day:02}T{hour:02}:{minute:02}:00Z,{channel},{value}\n"
         ));
+    }
+    out
+}
+
+/// `rows` readings as [`readings_csv`] makes them with a unit ("C") last;
+/// without the channel when `channel` is false.
+fn units_csv(rows: usize, channel: bool) -> String {
+    let mut out = String::new();
+    for (i, line) in readings_csv(rows, None).lines().enumerate() {
+        let mut cells: Vec<&str> = line.split(',').collect();
+        if !channel {
+            cells.remove(1);
+        }
+        cells.push(if i == 0 { "unit" } else { "C" });
+        out.push_str(&cells.join(","));
+        out.push('\n');
     }
     out
 }
@@ -612,7 +859,12 @@ impl Steps {
         self.fill_by_label("Description", description).await;
         self.fill_by_label("Tags", tags).await;
         self.choose_by_label("Schema", schema).await;
-        let input = self.field_by_label("CSV file").await;
+        self.choose_file("CSV file", file).await;
+    }
+
+    /// Chooses `file` in the file field labelled `label`.
+    async fn choose_file(&self, label: &str, file: &Path) {
+        let input = self.field_by_label(label).await;
         if let Err(e) = input.send_keys(&file.display().to_string()).await {
             panic!(
                 "{}",
@@ -620,6 +872,16 @@ impl Steps {
                     .await
             );
         }
+    }
+
+    /// Creates a schema in the Schemas tab from `name, type` lines.
+    async fn create_schema(&self, name: &str, lines: &str) {
+        self.click_tab("Schemas").await;
+        self.fill_by_label("Name", name).await;
+        self.fill_by_label("Columns", lines).await;
+        self.click_button("Create schema").await;
+        self.expect_text(&format!("Created the schema {name}."))
+            .await;
     }
 
     /// The text of the one choice of the select `label` that starts with `prefix`.
@@ -649,26 +911,48 @@ impl Steps {
         }
     }
 
-    /// Clicks Import with uploads slowed down, and watches the progress bar
-    /// until the browser leaves the catalogue for the new data set's page;
-    /// meanwhile Import must be disabled.
-    async fn import_watching_the_progress_bar(&self, step: &str) {
-        let catalogue = self.client.current_url().await.map(|u| u.to_string()).ok();
+    /// Clicks the upload button `button` (Import, Add rows, Replace rows) with
+    /// uploads slowed down, accepts its question if it asks one, and watches
+    /// the progress bar of its form until the browser loads the answer; all
+    /// the while the button must be disabled and no error box be shown.
+    async fn upload_watching_the_progress_bar(&self, button: &str, step: &str) {
+        self.upload_watching(button, None, step).await;
+    }
+
+    /// Like [`Steps::upload_watching_the_progress_bar`], answering OK to the
+    /// question `confirm` first.
+    async fn upload_watching(&self, button: &str, confirm: Option<&str>, step: &str) {
+        let what = format!("the button {button:?}");
+        // Gone once the browser leaves this page for the answer.
+        self.client
+            .execute("window.dwbBeforeUpload = true;", vec![])
+            .await
+            .expect("a mark on the page");
+        let still_here = || async {
+            self.client
+                .execute("return window.dwbBeforeUpload === true;", vec![])
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        };
         self.limit_uploads(Some(16 * 1024)).await;
-        self.click_button("Import").await;
-        let bar = "//progress[@aria-label='Upload progress']";
+        self.click_button(button).await;
+        if let Some(question) = confirm {
+            self.expect_dialog(question).await;
+            self.answer_dialog(true).await;
+        }
+        let bar = format!("({})/ancestor::form[1]//progress", button_xpath(button));
+        let alerts = "//*[@role='alert']";
         let deadline = Instant::now() + PATIENCE;
         let mut seen: Vec<f64> = Vec::new();
         let mut shot = false;
-        let mut import_disabled = false;
-        loop {
-            let url = self.client.current_url().await.map(|u| u.to_string()).ok();
-            if url != catalogue {
-                break;
-            }
+        let mut disabled = false;
+        let mut errors_hidden = false;
+        while still_here().await {
             if let Ok(Some(p)) = self
                 .client
-                .find_all(Locator::XPath(bar))
+                .find_all(Locator::XPath(&bar))
                 .await
                 .map(|v| v.into_iter().next())
             {
@@ -685,11 +969,19 @@ impl Steps {
                         if !shot && v > 0.0 && v < 100.0 {
                             self.shot(step).await;
                             shot = true;
-                            // Import cannot be clicked again while the file goes up.
-                            let import = self
-                                .the_one(&button_xpath("Import"), "the button \"Import\"")
-                                .await;
-                            import_disabled = !import.is_enabled().await.unwrap_or(true);
+                            // The button cannot be clicked again while the file goes up.
+                            let b = self.the_one(&button_xpath(button), &what).await;
+                            disabled = !b.is_enabled().await.unwrap_or(true);
+                            let mut shown = false;
+                            for a in self
+                                .client
+                                .find_all(Locator::XPath(alerts))
+                                .await
+                                .unwrap_or_default()
+                            {
+                                shown |= a.is_displayed().await.unwrap_or(false);
+                            }
+                            errors_hidden = !shown;
                         }
                     }
                 }
@@ -710,10 +1002,12 @@ impl Steps {
         )
         .await;
         self.check(
-            import_disabled,
-            "Import to be disabled while the file goes up",
+            disabled,
+            &format!("{what} to be disabled while the file goes up"),
         )
         .await;
+        self.check(errors_hidden, "no error box while a new file goes up")
+            .await;
     }
 
     /// Waits for the data set's page: its name as the heading under the workspace's.

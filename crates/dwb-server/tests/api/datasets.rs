@@ -13,7 +13,7 @@ use crate::accounts::{account, call, token};
 use crate::helpers::{spawn_app, TestApp};
 use crate::on_both_stores;
 
-const CSV: &str = "Time,Channel,Value\n\
+pub(crate) const CSV: &str = "Time,Channel,Value\n\
 2026-01-01T00:00:00Z,A,1.5\n\
 2026-01-01T01:00:00Z,B,2.5\n\
 2026-01-01T02:00:00Z,A,3.5\n\
@@ -415,7 +415,8 @@ async fn the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with(bac
 }
 on_both_stores!(the_portal_shows_the_catalogue_a_data_set_and_who_it_is_shared_with);
 
-fn multipart(fields: &[(&str, &str)], file: &str) -> (String, Vec<u8>) {
+/// A multipart body of `fields` and then `file` (as the portal's upload forms send it).
+pub(crate) fn multipart(fields: &[(&str, &str)], file: &str) -> (String, Vec<u8>) {
     let boundary = "dwbtestboundary7MA4YWxkTrZu0gW";
     let mut body = String::new();
     for (k, v) in fields {
@@ -496,6 +497,12 @@ async fn the_portal_imports_a_csv_file(backend: Backend) {
     assert!(
         body.contains("The file was rejected; nothing was imported.")
             && body.contains("line 3, column Value"),
+        "{body}"
+    );
+    // The form keeps what was typed and chosen.
+    assert!(
+        body.contains("value=\"Broken\"")
+            && body.contains(&format!("<option value=\"{version}\" selected>")),
         "{body}"
     );
     assert_eq!(app.store.datasets(ws).await.unwrap().len(), 1);

@@ -16,4 +16,5 @@ mod matrix;
 mod openapi;
 mod ops;
 mod portal;
+mod portal_rows;
 mod python;
