@@ -1,7 +1,7 @@
 //! The lake handle: where tables live, how they are opened, counted and dropped.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
@@ -20,7 +20,13 @@ pub struct Lake {
     root: Url,
     /// Storage options (credentials, endpoint…) for cloud lakes.
     options: HashMap<String, String>,
+    /// Tables loaded before, brought up to date by reading only newer log
+    /// entries instead of the whole log at every query.
+    loaded: Arc<Mutex<HashMap<String, DeltaTable>>>,
 }
+
+/// Tables kept loaded; past this many the cache starts over.
+const MAX_LOADED: usize = 256;
 
 impl std::fmt::Debug for Lake {
     // Options may hold credentials: only their names are shown.
@@ -79,7 +85,11 @@ impl Lake {
             let p = format!("{}/", root.path());
             root.set_path(&p);
         }
-        Ok(Lake { root, options })
+        Ok(Lake {
+            root,
+            options,
+            loaded: Arc::default(),
+        })
     }
 
     /// The storage options the lake was opened with.
@@ -122,8 +132,18 @@ impl Lake {
         let url = self.table_path(table)?;
         if let Ok(path) = url.to_file_path() {
             if !tokio::fs::try_exists(&path).await? {
+                self.forget(table);
                 return Ok(None);
             }
+        }
+        let cached = self.loaded.lock().ok().and_then(|m| m.get(table).cloned());
+        if let Some(mut t) = cached {
+            // Only log entries newer than the cached version are read.
+            if t.update_state().await.is_ok() {
+                self.remember(table, &t);
+                return Ok(Some(t));
+            }
+            self.forget(table);
         }
         let mut t = DeltaTableBuilder::from_url(url)?
             .with_storage_options(self.options.clone())
@@ -132,7 +152,24 @@ impl Lake {
             return Ok(None);
         }
         t.load().await?;
+        self.remember(table, &t);
         Ok(Some(t))
+    }
+
+    fn remember(&self, table: &str, t: &DeltaTable) {
+        if let Ok(mut m) = self.loaded.lock() {
+            if m.len() >= MAX_LOADED && !m.contains_key(table) {
+                m.clear();
+            }
+            m.insert(table.to_string(), t.clone());
+        }
+    }
+
+    /// Drops `table` from the cache (it was deleted or could not be updated).
+    pub(crate) fn forget(&self, table: &str) {
+        if let Ok(mut m) = self.loaded.lock() {
+            m.remove(table);
+        }
     }
 
     /// Like [`Lake::load`] but a missing table is `NotFound`.

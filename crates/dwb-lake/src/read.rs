@@ -39,22 +39,23 @@ impl Lake {
         if let Some(f) = plan.filter {
             df = df.filter(f)?;
         }
-        let total_count = i64::try_from(df.clone().count().await?).unwrap_or(i64::MAX);
-        let total_pages = (total_count + plan.page_size - 1) / plan.page_size;
+        // The count and the page are two scans of the same filtered plan; they run at once.
+        let count = df.clone().count();
         let offset = (plan.page_index - 1).saturating_mul(plan.page_size);
+        if !plan.sort.is_empty() {
+            df = df.sort(plan.sort)?;
+        }
+        let projection = plan.columns.iter().map(|c| ident(c.physical_name()));
+        df = df.select(projection)?;
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let fetch = usize::try_from(plan.page_size).unwrap_or(usize::MAX);
+        df = df.limit(skip, Some(fetch))?;
+        let (count, batches) = tokio::try_join!(count, df.collect())?;
+        let total_count = i64::try_from(count).unwrap_or(i64::MAX);
+        let total_pages = (total_count + plan.page_size - 1) / plan.page_size;
         let mut rows = Vec::new();
-        if offset < total_count {
-            if !plan.sort.is_empty() {
-                df = df.sort(plan.sort)?;
-            }
-            let projection = plan.columns.iter().map(|c| ident(c.physical_name()));
-            df = df.select(projection)?;
-            let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-            let fetch = usize::try_from(plan.page_size).unwrap_or(usize::MAX);
-            df = df.limit(skip, Some(fetch))?;
-            for batch in df.collect().await? {
-                batch_to_json(&batch, &plan.columns, &mut rows)?;
-            }
+        for batch in batches {
+            batch_to_json(&batch, &plan.columns, &mut rows)?;
         }
         Ok(RowPage {
             rows,

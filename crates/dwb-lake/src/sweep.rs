@@ -100,6 +100,7 @@ impl Lake {
     /// table no data set owns (an import that crashed before it was recorded).
     pub async fn purge_table(&self, table: &str) -> Result<(), LakeError> {
         let url = self.table_path(table)?;
+        self.forget(table);
         let store = self.table_store(&url)?;
         let paths: Vec<_> = store
             .list(None)

@@ -920,3 +920,28 @@ async fn a_file_arriving_in_pieces_is_streamed_in_batches() {
     assert_eq!(page.rows[0]["n"], json!(rows - 1));
     assert_no_stray_files(&dir, "big");
 }
+
+#[tokio::test]
+async fn a_second_handle_on_the_same_lake_sees_every_commit() {
+    // Two nodes: each keeps its tables loaded and must still see the other's writes.
+    let (dir, a) = lake();
+    let b = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let s = all_types();
+    ingest(&a, "t", &s, ALL_TYPES_CSV, WriteMode::Create)
+        .await
+        .unwrap();
+    assert_eq!(all_rows(&b, "t", &s).await.len(), 3);
+    let two = "name,n32,n64,price,ratio,ok,at\nd,,,,,,\ne,,,,,,\n";
+    ingest(&a, "t", &s, two, WriteMode::Append).await.unwrap();
+    assert_eq!(all_rows(&b, "t", &s).await.len(), 5);
+    assert_eq!(b.row_count("t").await.unwrap(), 5);
+    ingest(&b, "t", &s, two, WriteMode::Overwrite)
+        .await
+        .unwrap();
+    assert_eq!(all_rows(&a, "t", &s).await.len(), 2);
+    a.delete_table("t").await.unwrap();
+    assert!(matches!(
+        b.row_count("t").await,
+        Err(LakeError::NotFound(_))
+    ));
+}
