@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use url::Url;
 
@@ -23,6 +24,9 @@ pub struct Lake {
     /// Tables loaded before, brought up to date by reading only newer log
     /// entries instead of the whole log at every query.
     loaded: Arc<Mutex<HashMap<String, DeltaTable>>>,
+    /// One query runtime for every query: its caches (Parquet footers and
+    /// page indexes) outlive a single query.
+    runtime: Arc<RuntimeEnv>,
 }
 
 /// Tables kept loaded; past this many the cache starts over.
@@ -85,10 +89,12 @@ impl Lake {
             let p = format!("{}/", root.path());
             root.set_path(&p);
         }
+        let runtime = RuntimeEnvBuilder::new().build_arc()?;
         Ok(Lake {
             root,
             options,
             loaded: Arc::default(),
+            runtime,
         })
     }
 
@@ -180,8 +186,17 @@ impl Lake {
     }
 
     /// A DataFusion session that can read `t`.
-    pub(crate) fn session_for(t: &DeltaTable) -> Result<SessionContext, LakeError> {
-        let ctx = SessionContext::new();
+    pub(crate) fn session_for(
+        &self,
+        t: &DeltaTable,
+        config: SessionConfig,
+    ) -> Result<SessionContext, LakeError> {
+        // Filters are evaluated while Parquet pages are decoded (the most
+        // selective first), so columns of rows filtered out are not built.
+        let config = config
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
         t.update_datafusion_session(&ctx.state())?;
         Ok(ctx)
     }
@@ -200,7 +215,7 @@ impl Lake {
         if let Some(n) = from_stats {
             return Ok(n);
         }
-        let ctx = Self::session_for(&t)?;
+        let ctx = self.session_for(&t, SessionConfig::new())?;
         let provider = t.table_provider().await?;
         let n = ctx.read_table(provider)?.count().await?;
         Ok(n as u64)

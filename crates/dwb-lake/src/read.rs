@@ -4,7 +4,15 @@ use deltalake::arrow::array::{Array, ArrayRef, AsArray};
 use deltalake::arrow::compute::cast;
 use deltalake::arrow::datatypes::{Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use deltalake::arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+use deltalake::datafusion::catalog::TableProvider;
+use deltalake::datafusion::datasource::file_format::parquet::ParquetFormat;
+use deltalake::datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use deltalake::datafusion::prelude::{ident, SessionConfig, SessionContext};
+use deltalake::DeltaTable;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::error::LakeError;
@@ -33,9 +41,8 @@ impl Lake {
         } else {
             SessionConfig::new()
         };
-        let ctx = SessionContext::new_with_config(config);
-        t.update_datafusion_session(&ctx.state())?;
-        let mut df = ctx.read_table(t.table_provider().await?)?;
+        let ctx = self.session_for(&t, config)?;
+        let mut df = ctx.read_table(self.files_provider(table, &t, &ctx).await?)?;
         if let Some(f) = plan.filter {
             df = df.filter(f)?;
         }
@@ -64,6 +71,39 @@ impl Lake {
             total_count,
             total_pages,
         })
+    }
+}
+
+impl Lake {
+    /// The Parquet files of the table's current version as a plain
+    /// DataFusion listing table: dwb's tables have no partitions, deletion
+    /// vectors or column mapping, so the files are the whole table, and the
+    /// standard Parquet scan prunes row groups and pages by statistics and
+    /// decodes filters first, with footers cached across queries.
+    async fn files_provider(
+        &self,
+        table: &str,
+        t: &DeltaTable,
+        ctx: &SessionContext,
+    ) -> Result<Arc<dyn TableProvider>, LakeError> {
+        let root = self.table_path(table)?;
+        let mut urls = Vec::new();
+        for f in t.snapshot()?.log_data().iter() {
+            let url = root
+                .join(&f.path())
+                .map_err(|e| LakeError::Storage(e.to_string()))?;
+            urls.push(ListingTableUrl::parse(url.as_str())?);
+        }
+        if urls.is_empty() {
+            return Ok(t.table_provider().await?);
+        }
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .infer_schema(&ctx.state())
+            .await?;
+        Ok(Arc::new(ListingTable::try_new(config)?))
     }
 }
 
