@@ -5,11 +5,14 @@
 //! to run twice or on two nodes at once.
 
 use dwb_core::Timestamp;
-use dwb_store::{IngestJob, IngestOperation, IngestStatus, JobOutcome};
+use dwb_lake::RowQuery;
+use dwb_store::{Dataset, IngestJob, IngestOperation, IngestStatus, JobOutcome};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::datasets::DataError;
 use crate::ingest::{record_failure, record_rows, RowsWritten, HEARTBEAT_SECS, UPLOAD_MINUTES};
+use crate::ledger::{event, Actor, Resource};
 use crate::state::AppState;
 
 const MINUTE_MS: i64 = 60_000;
@@ -39,6 +42,8 @@ pub struct Swept {
     pub tables_removed: usize,
     /// Unreferenced data files removed from tables.
     pub files_removed: usize,
+    /// Data sets whose stored row count was put right.
+    pub recounted: usize,
 }
 
 /// Ends the jobs that will never end by themselves.
@@ -175,11 +180,12 @@ pub async fn sweep_lake(state: &AppState, now: Timestamp) -> Result<Swept, DataE
         let Ok(id) = t.name.parse::<Uuid>() else {
             continue;
         };
-        if state.store.dataset(id).await?.is_some() {
+        if let Some(d) = state.store.dataset(id).await? {
             swept.files_removed += state
                 .lake
                 .sweep_table(&t.name, KEEP_REPLACED_MS, now.0)
                 .await?;
+            swept.recounted += recount(state, &d, now).await?;
         } else if now.0 - t.modified_ms >= KEEP_FILES_MS {
             // An import that stopped before its data set was recorded (or a
             // delete that stopped halfway).
@@ -188,6 +194,58 @@ pub async fn sweep_lake(state: &AppState, now: Timestamp) -> Result<Swept, DataE
         }
     }
     Ok(swept)
+}
+
+/// Puts right the stored row counts of base data set `base` and of its
+/// derived data sets: a write whose server stopped between its commit and
+/// its record, and derived data sets whose base has changed since.
+async fn recount(state: &AppState, base: &Dataset, now: Timestamp) -> Result<usize, DataError> {
+    let Some(ws) = state.store.workspace(base.workspace_id).await? else {
+        return Ok(0);
+    };
+    let mut fixed = 0;
+    for d in state.store.datasets(ws.id).await? {
+        if d.id != base.id && d.base_dataset_id != Some(base.id) {
+            continue;
+        }
+        let probe = RowQuery {
+            page_size: 1,
+            ..RowQuery::default()
+        };
+        let rows = if d.id == base.id {
+            i64::try_from(state.lake.row_count(&d.id.to_string()).await?).unwrap_or(i64::MAX)
+        } else {
+            state.data().rows(&ws, &d, probe).await?.total_count
+        };
+        if rows == d.row_count {
+            continue;
+        }
+        let actor = Actor {
+            kind: "system",
+            id: None,
+            name: "dwb".into(),
+        };
+        let resource = Resource {
+            kind: "dataset",
+            id: d.id.to_string(),
+            name: &d.name,
+        };
+        let mut e = event(
+            &actor,
+            ws.tenant_id,
+            Some(ws.id),
+            now,
+            "DatasetRecounted",
+            resource,
+        );
+        e.detail = json!({"from": d.row_count, "to": rows});
+        state
+            .store
+            .set_dataset_rows(d.id, rows, None, &actor.name, now, e)
+            .await?;
+        fixed += 1;
+    }
+    Ok(fixed)
 }
 
 /// Runs the sweeps: jobs every minute, the lake every hour, both at once at start.

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub use error::StoreError;
 pub use jobs::{IngestJob, IngestOperation, IngestStatus, JobOutcome};
 pub use model::*;
-pub use sql::{migration_versions, Backend, SqlStore};
+pub use sql::{migrate_first, migration_versions, Backend, SqlStore};
 pub use url::redact_url;
 
 pub type StoreResult<T> = Result<T, StoreError>;

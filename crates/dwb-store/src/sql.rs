@@ -88,6 +88,36 @@ impl SqlStore {
     }
 }
 
+/// Applies only the first `n` embedded migrations to the database at `url`:
+/// a database as an older dwb left it, for the upgrade test.
+pub async fn migrate_first(url: &str, n: usize) -> StoreResult<()> {
+    let backend = Backend::from_url(url).ok_or_else(|| StoreError::Open {
+        target: redact_url(url),
+        cause: "the URL must start with sqlite:// or postgres://".into(),
+    })?;
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .map_err(|e| StoreError::Open {
+            target: redact_url(url),
+            cause: e.to_string(),
+        })?;
+    let all = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    let mut oldest = sqlx::migrate::Migrator::DEFAULT;
+    oldest.migrations = std::borrow::Cow::Owned(all.iter().take(n).cloned().collect());
+    let done = oldest.run(&pool).await.map_err(|e| StoreError::Open {
+        target: redact_url(url),
+        cause: format!("migrations failed: {e}"),
+    });
+    pool.close().await;
+    done
+}
+
 /// Versions of the embedded migrations of each backend, for the test that keeps them paired.
 pub fn migration_versions() -> (Vec<i64>, Vec<i64>) {
     let v = |m: &sqlx::migrate::Migrator| m.iter().map(|x| x.version).collect();
