@@ -62,12 +62,35 @@ impl SqlStore {
             Backend::Sqlite => 4,
             Backend::Postgres => 16,
         };
+        let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(std::time::Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // The server and the command line share one file: a
+                        // writer waits for the other rather than failing.
+                        sqlx::query("PRAGMA busy_timeout = 30000")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(url)
             .await
             .map_err(|e| open_err(e.to_string()))?;
+        if sqlite {
+            // Readers never block the writer, nor the writer readers (kept in
+            // the file, so every later connection uses it too).
+            if let Err(e) = sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot switch SQLite to write-ahead logging");
+            }
+        }
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,

@@ -157,3 +157,18 @@ async fn an_oldest_sqlite_database_upgrades() {
 async fn an_oldest_postgres_database_upgrades() {
     an_oldest_database_upgrades_with_everything_intact(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn sqlite_databases_use_write_ahead_logging() {
+    // The server and the command line share the file: readers must not block writers.
+    let url = fresh_database(Backend::Sqlite).await.unwrap();
+    let store = SqlStore::connect(&url).await.unwrap();
+    let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    c.close().await.unwrap();
+    store.close().await;
+}
