@@ -610,13 +610,24 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
             .await,
         Err(StoreError::NotFound(_))
     ));
-    store
-        .append_events(&[
-            ev(tenant_id, Some(ws), 22, "ApiCall"),
-            ev(tenant_id, Some(ws), 23, "ApiCall"),
-        ])
-        .await
-        .unwrap();
+    let page = |size| dwb_core::paging::Page { index: 1, size };
+    let (_, before) = store.workspace_events(ws, page(1)).await.unwrap();
+    // Batches span several multi-row statements (200 rows each) in one transaction.
+    let calls: Vec<_> = (0..450)
+        .map(|i| {
+            let mut e = ev(tenant_id, Some(ws), 1000 + i, "ApiCall");
+            e.resource_name = format!("call {i}");
+            e.detail = json!({"n": i, "quote": "it's; \"fine\""});
+            e
+        })
+        .collect();
+    store.append_events(&calls).await.unwrap();
+    store.append_events(&[]).await.unwrap();
+    let (events, after) = store.workspace_events(ws, page(3)).await.unwrap();
+    assert_eq!(after - before, 450);
+    let names: Vec<_> = events.iter().map(|e| e.resource_name.as_str()).collect();
+    assert_eq!(names, ["call 449", "call 448", "call 447"], "newest first");
+    assert_eq!(events[0].detail["quote"], "it's; \"fine\"");
 }
 
 #[tokio::test]
