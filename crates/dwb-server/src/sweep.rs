@@ -199,7 +199,11 @@ pub async fn sweep_lake(state: &AppState, now: Timestamp) -> Result<Swept, DataE
 /// Puts right the stored row counts of base data set `base` and of its
 /// derived data sets: a write whose server stopped between its commit and
 /// its record, and derived data sets whose base has changed since.
-async fn recount(state: &AppState, base: &Dataset, now: Timestamp) -> Result<usize, DataError> {
+pub(crate) async fn recount(
+    state: &AppState,
+    base: &Dataset,
+    now: Timestamp,
+) -> Result<usize, DataError> {
     let Some(ws) = state.store.workspace(base.workspace_id).await? else {
         return Ok(0);
     };
