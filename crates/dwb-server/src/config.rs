@@ -19,6 +19,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub token_lifetime_secs: u32,
     pub allowed_audiences: Vec<String>,
+    /// A running ingest job silent this long (seconds) belongs to a stopped server.
+    pub ingest_stopped_after_secs: u64,
+    /// How long (seconds) data files no table version references are kept.
+    pub lake_keep_unreferenced_secs: u64,
     /// Options of a cloud lake (object store configuration keys), over the environment.
     pub lake_options: std::collections::BTreeMap<String, String>,
 }
@@ -43,6 +47,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             token_lifetime_secs: 3600,
             allowed_audiences: Vec::new(),
+            ingest_stopped_after_secs: 120,
+            lake_keep_unreferenced_secs: 86_400,
             lake_options: Default::default(),
         }
     }
@@ -89,6 +95,16 @@ token_lifetime_secs = 3600
 # resource is taken as dwb's own API, so scripts written for the hosted Data
 # Workbench work unchanged. Otherwise an unlisted one is refused (invalid_target).
 allowed_audiences = []
+
+# An ingest job that has not reported for this many seconds (running jobs
+# report every 20) belongs to a server that stopped: it is ended, or completed
+# when its commit had landed.
+ingest_stopped_after_secs = 120
+
+# Data files that no version of their table references (left by an ingest
+# that stopped, or replaced by an overwrite) are deleted once this many
+# seconds old; readers of an older version need them until then.
+lake_keep_unreferenced_secs = 86400
 
 # The master key that seals API keys and signing keys is not configured here:
 # set DWB_MASTER_KEY (64 hex digits), or dwb creates <data_dir>/master.key
@@ -230,6 +246,14 @@ mod tests {
             Config::load(Some(&file), &Overrides::default()).unwrap_err()
         );
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn sweeper_defaults_are_the_documented_ones() {
+        let bound = "127.0.0.1:8080".parse().unwrap();
+        let s = crate::serve::settings(&Config::default(), bound);
+        assert_eq!(s.stopped_after_ms, crate::sweep::STOPPED_AFTER_MS);
+        assert_eq!(s.keep_unreferenced_ms, crate::sweep::KEEP_REPLACED_MS);
     }
 
     #[test]

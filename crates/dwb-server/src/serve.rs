@@ -42,6 +42,12 @@ pub fn settings(cfg: &Config, bound: SocketAddr) -> Settings {
         max_body_bytes: cfg.max_body_bytes,
         token_lifetime_secs: i64::from(cfg.token_lifetime_secs),
         allowed_audiences: cfg.allowed_audiences.clone(),
+        stopped_after_ms: i64::try_from(cfg.ingest_stopped_after_secs)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000),
+        keep_unreferenced_ms: i64::try_from(cfg.lake_keep_unreferenced_secs)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000),
     }
 }
 

@@ -26,6 +26,10 @@ pub struct Settings {
     pub token_lifetime_secs: i64,
     /// Resources a token may be requested for; empty accepts any as dwb's own API.
     pub allowed_audiences: Vec<String>,
+    /// A running ingest job silent this long belongs to a stopped server.
+    pub stopped_after_ms: i64,
+    /// Data files no table version references are kept this long.
+    pub keep_unreferenced_ms: i64,
 }
 
 impl Settings {

@@ -18,7 +18,8 @@ use crate::state::AppState;
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 
-/// A running job not heard from for this long belongs to a stopped server.
+/// A running job not heard from for this long belongs to a stopped server
+/// (the default of `ingest_stopped_after_secs`).
 pub const STOPPED_AFTER_MS: i64 = 6 * HEARTBEAT_SECS as i64 * 1000;
 /// A created job whose file has not arrived this long after its upload URL expired.
 pub const UPLOAD_GIVEN_UP_MS: i64 = (UPLOAD_MINUTES + 5) * MINUTE_MS;
@@ -27,7 +28,8 @@ pub const UNSTARTED_GIVEN_UP_MS: i64 = 24 * HOUR_MS;
 /// Lake files no version needs, and staged files no job owns, are kept this
 /// long (for readers of an older version, and for work still in flight).
 pub const KEEP_FILES_MS: i64 = HOUR_MS;
-/// Files an overwrite replaced are kept this long for readers of the older version.
+/// Files an overwrite replaced (and those a stopped ingest left) are kept this
+/// long for readers of the older version (the default of `lake_keep_unreferenced_secs`).
 pub const KEEP_REPLACED_MS: i64 = 24 * HOUR_MS;
 
 /// What one sweep did.
@@ -51,7 +53,10 @@ pub async fn sweep_jobs(state: &AppState, now: Timestamp) -> Result<Swept, DataE
     let mut swept = Swept::default();
     let store = &state.store;
     let stopped = store
-        .stale_ingest_jobs(IngestStatus::Running, Timestamp(now.0 - STOPPED_AFTER_MS))
+        .stale_ingest_jobs(
+            IngestStatus::Running,
+            Timestamp(now.0 - state.settings.stopped_after_ms),
+        )
         .await?;
     for job in stopped {
         if let Some(rows) = committed_rows(state, &job).await? {
@@ -183,7 +188,7 @@ pub async fn sweep_lake(state: &AppState, now: Timestamp) -> Result<Swept, DataE
         if let Some(d) = state.store.dataset(id).await? {
             swept.files_removed += state
                 .lake
-                .sweep_table(&t.name, KEEP_REPLACED_MS, now.0)
+                .sweep_table(&t.name, state.settings.keep_unreferenced_ms, now.0)
                 .await?;
             swept.recounted += recount(state, &d, now).await?;
         } else if now.0 - t.modified_ms >= KEEP_FILES_MS {

@@ -16,7 +16,7 @@ use crate::on_both_stores;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dwb");
 
-fn dwb() -> Command {
+pub(crate) fn dwb() -> Command {
     let mut c = Command::new(BIN);
     for var in [
         "DWB_LISTEN",
@@ -42,12 +42,12 @@ fn temp_dir() -> PathBuf {
 }
 
 /// Where a test's server keeps its data: a data directory, plus a database URL for PostgreSQL.
-struct Place {
-    dir: PathBuf,
-    database_url: Option<String>,
+pub(crate) struct Place {
+    pub(crate) dir: PathBuf,
+    pub(crate) database_url: Option<String>,
 }
 
-async fn place(backend: Backend) -> Place {
+pub(crate) async fn place(backend: Backend) -> Place {
     let dir = temp_dir();
     let database_url = match backend {
         Backend::Sqlite => None,
@@ -57,7 +57,7 @@ async fn place(backend: Backend) -> Place {
 }
 
 impl Place {
-    fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self) -> Vec<String> {
         let mut a = vec!["--data-dir".to_string(), self.dir.display().to_string()];
         if let Some(u) = &self.database_url {
             a.extend(["--database-url".to_string(), u.clone()]);
@@ -66,14 +66,14 @@ impl Place {
     }
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     stdout: Vec<String>,
 }
 
 /// Starts `dwb serve` with `args` and waits for it to say where it listens.
-async fn start(args: &[String], envs: &[(&str, &str)]) -> Server {
+pub(crate) async fn start(args: &[String], envs: &[(&str, &str)]) -> Server {
     start_logging(args, envs, None).await
 }
 
@@ -114,7 +114,7 @@ async fn start_logging(args: &[String], envs: &[(&str, &str)], log: Option<&Path
 
 impl Server {
     /// SIGTERM, then the exit status.
-    async fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) async fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().unwrap();
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -137,7 +137,7 @@ impl Server {
     }
 }
 
-async fn output(args: &[&str], extra: &[String]) -> (bool, String, String) {
+pub(crate) async fn output(args: &[&str], extra: &[String]) -> (bool, String, String) {
     let out = dwb().args(args).args(extra).output().await.unwrap();
     (
         out.status.success(),

@@ -9,6 +9,7 @@ mod browser;
 mod browser_api;
 mod browser_datasets;
 mod cli;
+mod crash;
 mod datasets;
 mod helpers;
 mod ingest;
