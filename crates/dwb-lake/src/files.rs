@@ -90,13 +90,13 @@ impl Lake {
         path: &str,
         expires: std::time::Duration,
     ) -> Result<Option<url::Url>, LakeError> {
-        if !self.is_cloud() {
+        let Some(signer) = self.signer() else {
             return Ok(None);
-        }
+        };
         let location = relative(path)?;
         let file = format!("{table}/{location}");
         self.table_path(table)?;
-        crate::stores::presign(self.root(), self.options(), &file, expires)
+        crate::stores::presign(signer, self.root(), &file, expires)
             .await
             .map(Some)
     }

@@ -8,6 +8,8 @@ use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use url::Url;
 
+use object_store::signer::Signer;
+
 use crate::error::LakeError;
 use crate::stores::{self, Cloud};
 
@@ -27,6 +29,8 @@ pub struct Lake {
     /// One query runtime for every query: its caches (Parquet footers and
     /// page indexes) outlive a single query.
     runtime: Arc<RuntimeEnv>,
+    /// Presigns file URLs of a cloud lake (`None` for a local one).
+    signer: Option<Arc<dyn Signer>>,
 }
 
 /// Tables kept loaded; past this many the cache starts over.
@@ -90,11 +94,13 @@ impl Lake {
             root.set_path(&p);
         }
         let runtime = RuntimeEnvBuilder::new().build_arc()?;
+        let signer = stores::signer(&root, &options)?;
         Ok(Lake {
             root,
             options,
             loaded: Arc::default(),
             runtime,
+            signer,
         })
     }
 
@@ -105,7 +111,11 @@ impl Lake {
 
     /// True when the lake is in cloud storage (files can be presigned).
     pub fn is_cloud(&self) -> bool {
-        Cloud::of(&self.root).is_some()
+        self.signer.is_some()
+    }
+
+    pub(crate) fn signer(&self) -> Option<&dyn Signer> {
+        self.signer.as_deref()
     }
 
     /// The lake's root URL (ends with `/`).

@@ -160,16 +160,26 @@ impl LogStoreFactory for CloudFactory {
     }
 }
 
-/// A time-limited GET URL for the object at `file` under the lake `root`
-/// (a cloud URL), signed with the lake's credentials.
-pub(crate) async fn presign(
+/// The signer of a cloud lake at `root` (`None` for any other lake), built
+/// once when the lake is opened.
+pub(crate) fn signer(
     root: &Url,
     options: &HashMap<String, String>,
+) -> Result<Option<Arc<dyn Signer>>, LakeError> {
+    match Cloud::of(root) {
+        Some(cloud) => Ok(Some(build(cloud, root, options)?.1)),
+        None => Ok(None),
+    }
+}
+
+/// A time-limited GET URL for the object at `file` under the lake `root`
+/// (a cloud URL), signed by `signer`.
+pub(crate) async fn presign(
+    signer: &dyn Signer,
+    root: &Url,
     file: &str,
     expires: Duration,
 ) -> Result<Url, LakeError> {
-    let cloud = Cloud::of(root).ok_or_else(|| LakeError::bad("url", "not a cloud lake"))?;
-    let (_, signer) = build(cloud, root, options)?;
     let prefix = path_in_bucket(root)?;
     let full = prefix
         .parts()

@@ -393,15 +393,7 @@ impl DataOps<'_> {
             Some(b) => b,
             None => return Ok(self.lake.query(&d.id.to_string(), &table, &q).await?),
         };
-        let allowed: Vec<String> = d
-            .columns
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let allowed = crate::derived::names(&d.columns);
         if !allowed.is_empty() {
             let outside = |c: &str| !allowed.iter().any(|a| a == c);
             if let Some(c) = q.columns.iter().flatten().find(|c| outside(c)) {

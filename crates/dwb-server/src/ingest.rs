@@ -431,9 +431,7 @@ pub(crate) async fn record_rows(
         .set_dataset_rows(d.id, total, changed, &w.actor.name, now, e)
         .await?;
     // Derived data sets are views of these rows: their counts follow.
-    if let Some(fresh) = state.store.dataset(d.id).await? {
-        crate::sweep::recount(state, &fresh, now).await?;
-    }
+    crate::sweep::recount(state, d, false, now).await?;
     Ok(total)
 }
 

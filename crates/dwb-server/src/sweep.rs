@@ -190,7 +190,7 @@ pub async fn sweep_lake(state: &AppState, now: Timestamp) -> Result<Swept, DataE
                 .lake
                 .sweep_table(&t.name, state.settings.keep_unreferenced_ms, now.0)
                 .await?;
-            swept.recounted += recount(state, &d, now).await?;
+            swept.recounted += recount(state, &d, true, now).await?;
         } else if now.0 - t.modified_ms >= KEEP_FILES_MS {
             // An import that stopped before its data set was recorded (or a
             // delete that stopped halfway).
@@ -204,9 +204,12 @@ pub async fn sweep_lake(state: &AppState, now: Timestamp) -> Result<Swept, DataE
 /// Puts right the stored row counts of base data set `base` and of its
 /// derived data sets: a write whose server stopped between its commit and
 /// its record, and derived data sets whose base has changed since.
+/// With `with_base` false only the derived data sets are counted (the
+/// caller has just recorded the base's count itself).
 pub(crate) async fn recount(
     state: &AppState,
     base: &Dataset,
+    with_base: bool,
     now: Timestamp,
 ) -> Result<usize, DataError> {
     let Some(ws) = state.store.workspace(base.workspace_id).await? else {
@@ -214,7 +217,12 @@ pub(crate) async fn recount(
     };
     let mut fixed = 0;
     for d in state.store.datasets(ws.id).await? {
-        if d.id != base.id && d.base_dataset_id != Some(base.id) {
+        let wanted = if d.id == base.id {
+            with_base
+        } else {
+            d.base_dataset_id == Some(base.id)
+        };
+        if !wanted {
             continue;
         }
         let probe = RowQuery {

@@ -197,14 +197,10 @@ pub(crate) async fn show(
         .version(&ws, d.schema_version_id)
         .await
         .map_err(data_error)?;
-    let visible: Vec<String> = match d.columns.as_array() {
-        Some(a) if !a.is_empty() => a
-            .iter()
-            .filter_map(|c| c.as_str().map(String::from))
-            .collect(),
-        _ => table.columns.iter().map(|c| c.name.clone()).collect(),
-    };
-    let allowed = visible.clone();
+    let mut allowed = crate::derived::names(&d.columns);
+    if allowed.is_empty() {
+        allowed = table.columns.iter().map(|c| c.name.clone()).collect();
+    }
     let visible: Vec<String> = if q.show.is_empty() {
         allowed.clone()
     } else {

@@ -55,6 +55,14 @@ impl Admin {
         )
         .await
     }
+    /// The newest 100 ledger events of the workspace.
+    async fn events(&self, app: &TestApp) -> Vec<dwb_store::Event> {
+        let page = dwb_core::paging::Page {
+            index: 1,
+            size: 100,
+        };
+        app.store.workspace_events(self.ws, page).await.unwrap().0
+    }
     /// A schema for `CSV`; answers its version 1.
     async fn schema(&self, app: &TestApp) -> String {
         let columns = json!([
@@ -184,18 +192,7 @@ async fn an_ingest_job_creates_a_data_set_through_its_signed_upload_url(backend:
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
 
     // Each ingest is in the ledger with its rows.
-    let events = app
-        .store
-        .workspace_events(
-            admin.ws,
-            dwb_core::paging::Page {
-                index: 1,
-                size: 100,
-            },
-        )
-        .await
-        .unwrap()
-        .0;
+    let events = admin.events(&app).await;
     let created: Vec<_> = events
         .iter()
         .filter(|e| e.action == "DatasetCreated")
@@ -258,18 +255,7 @@ async fn append_and_overwrite_change_the_rows_of_a_data_set(backend: Backend) {
     let page = rows(&app, &admin, &id, json!({"sorting": {"column": "Time"}})).await;
     assert_eq!(page["data"][0]["Channel"], "B");
     assert_eq!(page["pagination"]["totalCount"], 2);
-    let events = app
-        .store
-        .workspace_events(
-            admin.ws,
-            dwb_core::paging::Page {
-                index: 1,
-                size: 100,
-            },
-        )
-        .await
-        .unwrap()
-        .0;
+    let events = admin.events(&app).await;
     assert!(events
         .iter()
         .any(|e| e.action == "DatasetAppended" && e.detail["rows"] == 2));
@@ -361,18 +347,7 @@ async fn a_rejected_file_fails_the_job_and_leaves_nothing_visible(backend: Backe
         .call(&app, "GET", &format!("/datasets/{id}"), None)
         .await;
     assert_eq!(d["rowCount"], 5);
-    let events = app
-        .store
-        .workspace_events(
-            admin.ws,
-            dwb_core::paging::Page {
-                index: 1,
-                size: 100,
-            },
-        )
-        .await
-        .unwrap()
-        .0;
+    let events = admin.events(&app).await;
     assert_eq!(
         events.iter().filter(|e| e.action == "IngestFailed").count(),
         2

@@ -168,18 +168,7 @@ async fn jobs_a_stopped_server_left_are_ended_or_completed(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
-    let events = app
-        .store
-        .workspace_events(
-            admin.ws,
-            dwb_core::paging::Page {
-                index: 1,
-                size: 100,
-            },
-        )
-        .await
-        .unwrap()
-        .0;
+    let events = admin.events(&app).await;
     let failed = events.iter().filter(|e| e.action == "IngestFailed").count();
     assert_eq!(failed, 3);
     assert!(events
