@@ -8,6 +8,7 @@ use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use url::Url;
 
+use deltalake::datafusion::catalog::TableProvider;
 use object_store::signer::Signer;
 
 use crate::error::LakeError;
@@ -31,7 +32,12 @@ pub struct Lake {
     runtime: Arc<RuntimeEnv>,
     /// Presigns file URLs of a cloud lake (`None` for a local one).
     signer: Option<Arc<dyn Signer>>,
+    /// The query provider of each table's latest version seen.
+    providers: Arc<Mutex<HashMap<String, Provided>>>,
 }
+
+/// A table version and the provider of its files.
+type Provided = (Option<u64>, Arc<dyn TableProvider>);
 
 /// Tables kept loaded; past this many the cache starts over.
 const MAX_LOADED: usize = 256;
@@ -101,6 +107,7 @@ impl Lake {
             loaded: Arc::default(),
             runtime,
             signer,
+            providers: Arc::default(),
         })
     }
 
@@ -181,10 +188,39 @@ impl Lake {
         }
     }
 
-    /// Drops `table` from the cache (it was deleted or could not be updated).
+    /// Drops `table` from the caches (it was deleted or could not be updated).
     pub(crate) fn forget(&self, table: &str) {
         if let Ok(mut m) = self.loaded.lock() {
             m.remove(table);
+        }
+        if let Ok(mut m) = self.providers.lock() {
+            m.remove(table);
+        }
+    }
+
+    /// The provider built for `version` of `table`, if any.
+    pub(crate) fn provider(
+        &self,
+        table: &str,
+        version: Option<u64>,
+    ) -> Option<Arc<dyn TableProvider>> {
+        let m = self.providers.lock().ok()?;
+        m.get(table)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, p)| p.clone())
+    }
+
+    pub(crate) fn remember_provider(
+        &self,
+        table: &str,
+        version: Option<u64>,
+        p: &Arc<dyn TableProvider>,
+    ) {
+        if let Ok(mut m) = self.providers.lock() {
+            if m.len() >= MAX_LOADED && !m.contains_key(table) {
+                m.clear();
+            }
+            m.insert(table.to_string(), (version, p.clone()));
         }
     }
 

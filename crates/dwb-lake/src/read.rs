@@ -86,6 +86,11 @@ impl Lake {
         t: &DeltaTable,
         ctx: &SessionContext,
     ) -> Result<Arc<dyn TableProvider>, LakeError> {
+        // The file list and schema of a version never change: built once per version.
+        let version = t.version();
+        if let Some(p) = self.provider(table, version) {
+            return Ok(p);
+        }
         let root = self.table_path(table)?;
         let mut urls = Vec::new();
         for f in t.snapshot()?.log_data().iter() {
@@ -103,7 +108,9 @@ impl Lake {
             .with_listing_options(options)
             .infer_schema(&ctx.state())
             .await?;
-        Ok(Arc::new(ListingTable::try_new(config)?))
+        let provider: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
+        self.remember_provider(table, version, &provider);
+        Ok(provider)
     }
 }
 
