@@ -54,7 +54,9 @@ impl From<StoreError> for PageError {
                 tracing::error!(%cause, "store unavailable");
                 Self::Unavailable
             }
-            other => Self::Internal(other.to_string()),
+            other @ (StoreError::Open { .. } | StoreError::Corrupt(_) | StoreError::Failed(_)) => {
+                Self::Internal(other.to_string())
+            }
         }
     }
 }

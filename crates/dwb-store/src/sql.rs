@@ -3,7 +3,9 @@
 //! millisecond times, 0/1 flags) that both backends accept, so no statement
 //! is written twice; each backend has its own migrations folder.
 
+use std::future::Future;
 use std::str::FromStr;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use dwb_core::paging::Page;
@@ -43,9 +45,26 @@ impl Backend {
     }
 }
 
+/// How long a request waits for a pooled connection (and for a new one to
+/// open) before the store answers "unavailable". PostgreSQL stopped refuses
+/// connections, which sqlx retries until this runs out.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest any one store operation (connection, statements, commit) may take
+/// on PostgreSQL. A database that stops answering on an open connection (a
+/// network partition) would otherwise hold the caller until the kernel gives
+/// the connection up, many minutes later.
+const POSTGRES_DEADLINE: Duration = Duration::from_secs(8);
+/// The same on SQLite: longer than its 30 s busy timeout, so a writer still
+/// waits for the command line's write lock as before.
+const SQLITE_DEADLINE: Duration = Duration::from_secs(60);
+/// Idle connections are closed after this, so a pool that filled up before
+/// an outage does not keep probing dead ones for long afterwards.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    deadline: Duration,
 }
 
 impl SqlStore {
@@ -58,14 +77,19 @@ impl SqlStore {
         let backend = Backend::from_url(url)
             .ok_or_else(|| open_err("the URL must start with sqlite:// or postgres://".into()))?;
         sqlx::any::install_default_drivers();
-        let max = match backend {
-            Backend::Sqlite => 4,
-            Backend::Postgres => 16,
+        let (max, deadline) = match backend {
+            Backend::Sqlite => (4, SQLITE_DEADLINE),
+            Backend::Postgres => (16, POSTGRES_DEADLINE),
         };
         let sqlite = backend == Backend::Sqlite;
+        // `test_before_acquire` (on by default, kept) pings an idle connection
+        // before handing it out, so connections a database restart broke are
+        // dropped and replaced instead of failing a request after recovery.
         let pool = AnyPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(std::time::Duration::from_secs(5))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(IDLE_TIMEOUT)
+            .test_before_acquire(true)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
@@ -99,7 +123,25 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| open_err(format!("migrations failed: {e}")))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            deadline,
+        })
+    }
+
+    /// Runs one store operation under the store's deadline, so that no
+    /// caller (a request, a background task) waits on an unreachable
+    /// database for longer. A transaction cut off here rolls back.
+    async fn bounded<T>(&self, op: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        tokio::time::timeout(self.deadline, op)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "the database did not answer within {} seconds",
+                    self.deadline.as_secs()
+                )))
+            })
     }
 
     pub fn backend(&self) -> Backend {
@@ -364,111 +406,130 @@ async fn admin_count(conn: &mut Conn, ws: Uuid) -> StoreResult<i64> {
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.bounded(async move {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn bootstrap(&self, first: Bootstrap) -> StoreResult<Option<BootstrapDone>> {
-        let mut tx = self.pool.begin().await?;
-        let now = first.admin.now;
-        let tenant = Tenant {
-            id: first.admin.tenant_id,
-            name: first.tenant_name.clone(),
-            created_at: now,
-        };
-        // Takes the write lock on SQLite; a concurrent first start fails on the primary key.
-        let existing = sqlx::query("SELECT id FROM tenants LIMIT 1")
-            .fetch_optional(&mut *tx)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            let now = first.admin.now;
+            let tenant = Tenant {
+                id: first.admin.tenant_id,
+                name: first.tenant_name.clone(),
+                created_at: now,
+            };
+            // Takes the write lock on SQLite; a concurrent first start fails on the primary key.
+            let existing = sqlx::query("SELECT id FROM tenants LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+            if existing.is_some() {
+                return Ok(None);
+            }
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(tenant.id.to_string())
+                .bind(&tenant.name)
+                .bind(now.millis())
+                .execute(&mut *tx)
+                .await?;
+            let admin = insert_user(&mut tx, &first.admin).await?;
+            let workspace = insert_workspace(
+                &mut tx,
+                &NewWorkspace {
+                    id: Uuid::new_v4(),
+                    tenant_id: tenant.id,
+                    name: first.workspace_name.clone(),
+                    description: first.workspace_description.clone(),
+                    region: "EU".into(),
+                    created_by: Some(admin.id),
+                    now,
+                },
+            )
             .await?;
-        if existing.is_some() {
-            return Ok(None);
-        }
-        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(tenant.id.to_string())
-            .bind(&tenant.name)
-            .bind(now.millis())
-            .execute(&mut *tx)
+            insert_event(
+                &mut tx,
+                &NewEvent {
+                    tenant_id: tenant.id,
+                    workspace_id: Some(workspace.id),
+                    at: now,
+                    principal_kind: "system".into(),
+                    principal_id: None,
+                    principal_name: "dwb".into(),
+                    action: "WorkspaceCreated".into(),
+                    resource_kind: "workspace".into(),
+                    resource_id: Some(workspace.id.to_string()),
+                    resource_name: workspace.name.clone(),
+                    outcome: "success".into(),
+                    detail: serde_json::json!({"firstStart": true, "admin": admin.email}),
+                },
+            )
             .await?;
-        let admin = insert_user(&mut tx, &first.admin).await?;
-        let workspace = insert_workspace(
-            &mut tx,
-            &NewWorkspace {
-                id: Uuid::new_v4(),
-                tenant_id: tenant.id,
-                name: first.workspace_name.clone(),
-                description: first.workspace_description.clone(),
-                region: "EU".into(),
-                created_by: Some(admin.id),
-                now,
-            },
-        )
-        .await?;
-        insert_event(
-            &mut tx,
-            &NewEvent {
-                tenant_id: tenant.id,
-                workspace_id: Some(workspace.id),
-                at: now,
-                principal_kind: "system".into(),
-                principal_id: None,
-                principal_name: "dwb".into(),
-                action: "WorkspaceCreated".into(),
-                resource_kind: "workspace".into(),
-                resource_id: Some(workspace.id.to_string()),
-                resource_name: workspace.name.clone(),
-                outcome: "success".into(),
-                detail: serde_json::json!({"firstStart": true, "admin": admin.email}),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(BootstrapDone {
-            tenant,
-            workspace,
-            admin,
-        }))
+            tx.commit().await?;
+            Ok(Some(BootstrapDone {
+                tenant,
+                workspace,
+                admin,
+            }))
+        })
+        .await
     }
 
     async fn default_tenant(&self) -> StoreResult<Option<Tenant>> {
-        let row =
-            sqlx::query("SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| {
-            Ok(Tenant {
-                id: id(&r, "id")?,
-                name: r.try_get("name")?,
-                created_at: ts(&r, "created_at")?,
+        self.bounded(async move {
+            let row = sqlx::query(
+                "SELECT id, name, created_at FROM tenants ORDER BY created_at, id LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?;
+            row.map(|r| {
+                Ok(Tenant {
+                    id: id(&r, "id")?,
+                    name: r.try_get("name")?,
+                    created_at: ts(&r, "created_at")?,
+                })
             })
+            .transpose()
         })
-        .transpose()
+        .await
     }
 
     async fn create_user(&self, new: NewUser, event: NewEvent) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await?;
-        let u = insert_user(&mut tx, &new).await?;
-        insert_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(u)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            let u = insert_user(&mut tx, &new).await?;
+            insert_event(&mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(u)
+        })
+        .await
     }
 
     async fn user_by_id(&self, uid: Uuid) -> StoreResult<Option<User>> {
-        let q = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
-        let row = sqlx::query(&q)
-            .bind(uid.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(user).transpose()
+        self.bounded(async move {
+            let q = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+            let row = sqlx::query(&q)
+                .bind(uid.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(user).transpose()
+        })
+        .await
     }
 
     async fn user_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
-        let q = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1");
-        let row = sqlx::query(&q)
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?)))
-            .transpose()
+        self.bounded(async move {
+            let q = format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email = $1");
+            let row = sqlx::query(&q)
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|r| Ok((user(&r)?, r.try_get("password_hash")?)))
+                .transpose()
+        })
+        .await
     }
 
     async fn set_password(
@@ -479,39 +540,48 @@ impl Store for SqlStore {
         now: Timestamp,
         event: NewEvent,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(password_hash)
-        .bind(i64::from(must_change))
-        .bind(now.millis())
-        .bind(user_id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        insert_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(())
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4",
+            )
+            .bind(password_hash)
+            .bind(i64::from(must_change))
+            .bind(now.millis())
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            insert_event(&mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn create_workspace(&self, ws: NewWorkspace, event: NewEvent) -> StoreResult<Workspace> {
-        let mut tx = self.pool.begin().await?;
-        let w = insert_workspace(&mut tx, &ws).await?;
-        insert_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(w)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            let w = insert_workspace(&mut tx, &ws).await?;
+            insert_event(&mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(w)
+        })
+        .await
     }
 
     async fn workspace(&self, wid: Uuid) -> StoreResult<Option<Workspace>> {
-        let q = format!("SELECT {WS_COLS} FROM workspaces w WHERE w.id = $1");
-        let row = sqlx::query(&q)
-            .bind(wid.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(workspace).transpose()
+        self.bounded(async move {
+            let q = format!("SELECT {WS_COLS} FROM workspaces w WHERE w.id = $1");
+            let row = sqlx::query(&q)
+                .bind(wid.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(workspace).transpose()
+        })
+        .await
     }
 
     async fn workspace_by_name(
@@ -519,68 +589,85 @@ impl Store for SqlStore {
         tenant_id: Uuid,
         name: &str,
     ) -> StoreResult<Option<Workspace>> {
-        let q =
-            format!("SELECT {WS_COLS} FROM workspaces w WHERE w.tenant_id = $1 AND w.name = $2");
-        let row = sqlx::query(&q)
-            .bind(tenant_id.to_string())
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(workspace).transpose()
+        self.bounded(async move {
+            let q = format!(
+                "SELECT {WS_COLS} FROM workspaces w WHERE w.tenant_id = $1 AND w.name = $2"
+            );
+            let row = sqlx::query(&q)
+                .bind(tenant_id.to_string())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(workspace).transpose()
+        })
+        .await
     }
 
     async fn tenant_workspaces(&self, tenant_id: Uuid) -> StoreResult<Vec<Workspace>> {
-        let q = format!(
-            "SELECT {WS_COLS} FROM workspaces w WHERE w.tenant_id = $1 ORDER BY w.name, w.id"
-        );
-        let rows = sqlx::query(&q)
-            .bind(tenant_id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(workspace).collect()
+        self.bounded(async move {
+            let q = format!(
+                "SELECT {WS_COLS} FROM workspaces w WHERE w.tenant_id = $1 ORDER BY w.name, w.id"
+            );
+            let rows = sqlx::query(&q)
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(workspace).collect()
+        })
+        .await
     }
 
     async fn user_workspaces(&self, user_id: Uuid) -> StoreResult<Vec<Workspace>> {
-        let q = format!(
-            "SELECT {WS_COLS} FROM workspaces w JOIN memberships m ON m.workspace_id = w.id \
-             WHERE m.user_id = $1 ORDER BY w.name, w.id"
-        );
-        let rows = sqlx::query(&q)
-            .bind(user_id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(workspace).collect()
+        self.bounded(async move {
+            let q = format!(
+                "SELECT {WS_COLS} FROM workspaces w JOIN memberships m ON m.workspace_id = w.id \
+                 WHERE m.user_id = $1 ORDER BY w.name, w.id"
+            );
+            let rows = sqlx::query(&q)
+                .bind(user_id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(workspace).collect()
+        })
+        .await
     }
 
     async fn members(&self, workspace_id: Uuid) -> StoreResult<Vec<Member>> {
-        let rows = sqlx::query(
-            "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m \
-             JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.email",
-        )
-        .bind(workspace_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Member {
-                    user_id: id(r, "id")?,
-                    email: r.try_get("email")?,
-                    name: r.try_get("name")?,
-                    role: role(r, "role")?,
-                    added_at: ts(r, "created_at")?,
+        self.bounded(async move {
+            let rows = sqlx::query(
+                "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m \
+                 JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.email",
+            )
+            .bind(workspace_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Member {
+                        user_id: id(r, "id")?,
+                        email: r.try_get("email")?,
+                        name: r.try_get("name")?,
+                        role: role(r, "role")?,
+                        added_at: ts(r, "created_at")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
     }
 
     async fn member_role(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Role>> {
-        let row =
-            sqlx::query("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-                .bind(workspace_id.to_string())
-                .bind(user_id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        row.as_ref().map(|r| role(r, "role")).transpose()
+        self.bounded(async move {
+            let row = sqlx::query(
+                "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+            )
+            .bind(workspace_id.to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(|r| role(r, "role")).transpose()
+        })
+        .await
     }
 
     async fn add_member(
@@ -591,23 +678,26 @@ impl Store for SqlStore {
         now: Timestamp,
         event: NewEvent,
     ) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await?;
-        let u = match who {
-            MemberTarget::New(new) => insert_user(&mut tx, &new).await?,
-            MemberTarget::Existing(uid) => {
-                let q = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
-                let row = sqlx::query(&q)
-                    .bind(uid.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound("user"))?;
-                user(&row)?
-            }
-        };
-        insert_membership(&mut tx, workspace_id, u.id, role, now).await?;
-        insert_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(u)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            let u = match who {
+                MemberTarget::New(new) => insert_user(&mut tx, &new).await?,
+                MemberTarget::Existing(uid) => {
+                    let q = format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1");
+                    let row = sqlx::query(&q)
+                        .bind(uid.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or(StoreError::NotFound("user"))?;
+                    user(&row)?
+                }
+            };
+            insert_membership(&mut tx, workspace_id, u.id, role, now).await?;
+            insert_event(&mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(u)
+        })
+        .await
     }
 
     async fn set_member_role(
@@ -617,23 +707,28 @@ impl Store for SqlStore {
         new_role: Role,
         event: NewEvent,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let current = lock_member(&mut tx, workspace_id, user_id).await?;
-        if current == Role::Admin
-            && new_role != Role::Admin
-            && admin_count(&mut tx, workspace_id).await? <= 1
-        {
-            return Err(StoreError::LastAdmin);
-        }
-        sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            let current = lock_member(&mut tx, workspace_id, user_id).await?;
+            if current == Role::Admin
+                && new_role != Role::Admin
+                && admin_count(&mut tx, workspace_id).await? <= 1
+            {
+                return Err(StoreError::LastAdmin);
+            }
+            sqlx::query(
+                "UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3",
+            )
             .bind(new_role.as_str())
             .bind(workspace_id.to_string())
             .bind(user_id.to_string())
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(())
+            insert_event(&mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn remove_member(
@@ -642,56 +737,71 @@ impl Store for SqlStore {
         user_id: Uuid,
         event: NewEvent,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let current = lock_member(&mut tx, workspace_id, user_id).await?;
-        if current == Role::Admin && admin_count(&mut tx, workspace_id).await? <= 1 {
-            return Err(StoreError::LastAdmin);
-        }
-        sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace_id.to_string())
-            .bind(user_id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        insert_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(())
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await?;
+            let current = lock_member(&mut tx, workspace_id, user_id).await?;
+            if current == Role::Admin && admin_count(&mut tx, workspace_id).await? <= 1 {
+                return Err(StoreError::LastAdmin);
+            }
+            sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace_id.to_string())
+                .bind(user_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            insert_event(&mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn create_session(&self, s: NewSession) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (id_digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&s.id_digest)
-            .bind(s.user_id.to_string())
-            .bind(s.created_at.millis())
-            .bind(s.expires_at.millis())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.bounded(async move {
+            sqlx::query("INSERT INTO sessions (id_digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(&s.id_digest)
+                .bind(s.user_id.to_string())
+                .bind(s.created_at.millis())
+                .bind(s.expires_at.millis())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn session_user(&self, id_digest: &str, now: Timestamp) -> StoreResult<Option<User>> {
-        let q = format!(
-            "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_digest = $1 AND s.expires_at > $2"
-        );
-        let row = sqlx::query(&q)
-            .bind(id_digest)
-            .bind(now.millis())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(user).transpose()
+        self.bounded(async move {
+            let q = format!(
+                "SELECT {USER_COLS} FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_digest = $1 AND s.expires_at > $2"
+            );
+            let row = sqlx::query(&q)
+                .bind(id_digest)
+                .bind(now.millis())
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(user).transpose()
+        })
+        .await
     }
 
     async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_digest = $1")
-            .bind(id_digest)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.bounded(async move {
+            sqlx::query("DELETE FROM sessions WHERE id_digest = $1")
+                .bind(id_digest)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn append_event(&self, event: NewEvent) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert_event(&mut conn, &event).await
+        self.bounded(async move {
+            let mut conn = self.pool.acquire().await?;
+            insert_event(&mut conn, &event).await
+        })
+        .await
     }
 
     async fn workspace_events(
@@ -699,23 +809,26 @@ impl Store for SqlStore {
         workspace_id: Uuid,
         page: Page,
     ) -> StoreResult<(Vec<Event>, i64)> {
-        let total: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM ledger_events WHERE workspace_id = $1")
-                .bind(workspace_id.to_string())
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
-        let rows = sqlx::query(
-            "SELECT seq, id, tenant_id, workspace_id, at, principal_kind, principal_id, principal_name, action, \
-             resource_kind, resource_id, resource_name, outcome, detail FROM ledger_events \
-             WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3",
-        )
-        .bind(workspace_id.to_string())
-        .bind(page.size)
-        .bind(page.offset())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok((rows.iter().map(event).collect::<StoreResult<_>>()?, total))
+        self.bounded(async move {
+            let total: i64 =
+                sqlx::query("SELECT COUNT(*) AS n FROM ledger_events WHERE workspace_id = $1")
+                    .bind(workspace_id.to_string())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+            let rows = sqlx::query(
+                "SELECT seq, id, tenant_id, workspace_id, at, principal_kind, principal_id, principal_name, action, \
+                 resource_kind, resource_id, resource_name, outcome, detail FROM ledger_events \
+                 WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(workspace_id.to_string())
+            .bind(page.size)
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+            Ok((rows.iter().map(event).collect::<StoreResult<_>>()?, total))
+        })
+        .await
     }
 
     async fn create_service_account(
@@ -723,16 +836,16 @@ impl Store for SqlStore {
         a: NewServiceAccount,
         event: NewEvent,
     ) -> StoreResult<ServiceAccount> {
-        accounts::create(&self.pool, a, event).await
+        self.bounded(accounts::create(&self.pool, a, event)).await
     }
     async fn service_accounts(&self, workspace_id: Uuid) -> StoreResult<Vec<ServiceAccount>> {
-        accounts::list(&self.pool, workspace_id).await
+        self.bounded(accounts::list(&self.pool, workspace_id)).await
     }
     async fn account_secrets(&self, id: Uuid) -> StoreResult<Option<AccountSecrets>> {
-        accounts::secrets(&self.pool, id).await
+        self.bounded(accounts::secrets(&self.pool, id)).await
     }
     async fn api_key_sealed(&self, id: Uuid) -> StoreResult<Option<String>> {
-        accounts::api_key_sealed(&self.pool, id).await
+        self.bounded(accounts::api_key_sealed(&self.pool, id)).await
     }
     async fn update_service_account(
         &self,
@@ -741,7 +854,8 @@ impl Store for SqlStore {
         now: Timestamp,
         event: NewEvent,
     ) -> StoreResult<ServiceAccount> {
-        accounts::update(&self.pool, id, change, now, event).await
+        self.bounded(accounts::update(&self.pool, id, change, now, event))
+            .await
     }
     async fn regenerate_secret(
         &self,
@@ -749,44 +863,51 @@ impl Store for SqlStore {
         secret: NewSecret,
         event: NewEvent,
     ) -> StoreResult<ServiceAccount> {
-        accounts::regenerate(&self.pool, id, secret, event).await
+        self.bounded(accounts::regenerate(&self.pool, id, secret, event))
+            .await
     }
     async fn delete_service_account(&self, id: Uuid, event: NewEvent) -> StoreResult<()> {
-        accounts::delete(&self.pool, id, event).await
+        self.bounded(accounts::delete(&self.pool, id, event)).await
     }
     async fn credential_changes_since(&self, seq: i64) -> StoreResult<Vec<(i64, Uuid)>> {
-        accounts::changes_since(&self.pool, seq).await
+        self.bounded(accounts::changes_since(&self.pool, seq)).await
     }
     async fn last_credential_change(&self) -> StoreResult<i64> {
-        accounts::last_change(&self.pool).await
+        self.bounded(accounts::last_change(&self.pool)).await
     }
     async fn record_last_used(&self, uses: &[(Uuid, Timestamp)]) -> StoreResult<()> {
-        accounts::record_last_used(&self.pool, uses).await
+        self.bounded(accounts::record_last_used(&self.pool, uses))
+            .await
     }
     async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
-        accounts::append_events(&self.pool, events).await
+        self.bounded(accounts::append_events(&self.pool, events))
+            .await
     }
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
-        accounts::signing_keys(&self.pool).await
+        self.bounded(accounts::signing_keys(&self.pool)).await
     }
     async fn add_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()> {
-        accounts::add_signing_key(&self.pool, key).await
+        self.bounded(accounts::add_signing_key(&self.pool, key))
+            .await
     }
     async fn role_holders(&self, workspaces: &[Uuid]) -> StoreResult<Vec<RoleHolder>> {
-        accounts::role_holders(&self.pool, workspaces).await
+        self.bounded(accounts::role_holders(&self.pool, workspaces))
+            .await
     }
 
     async fn create_schema(&self, s: NewSchema, event: NewEvent) -> StoreResult<SchemaRecord> {
-        datasets::create_schema(&self.pool, s, event).await
+        self.bounded(datasets::create_schema(&self.pool, s, event))
+            .await
     }
     async fn schemas(&self, workspace_id: Uuid) -> StoreResult<Vec<SchemaRecord>> {
-        datasets::schemas(&self.pool, workspace_id).await
+        self.bounded(datasets::schemas(&self.pool, workspace_id))
+            .await
     }
     async fn schema(&self, id: Uuid) -> StoreResult<Option<SchemaRecord>> {
-        datasets::schema(&self.pool, id).await
+        self.bounded(datasets::schema(&self.pool, id)).await
     }
     async fn schema_version(&self, id: Uuid) -> StoreResult<Option<SchemaVersion>> {
-        datasets::schema_version(&self.pool, id).await
+        self.bounded(datasets::schema_version(&self.pool, id)).await
     }
     async fn add_schema_version(
         &self,
@@ -795,7 +916,10 @@ impl Store for SqlStore {
         now: Timestamp,
         event: NewEvent,
     ) -> StoreResult<SchemaVersion> {
-        datasets::add_schema_version(&self.pool, schema, v, now, event).await
+        self.bounded(datasets::add_schema_version(
+            &self.pool, schema, v, now, event,
+        ))
+        .await
     }
     async fn update_schema(
         &self,
@@ -804,16 +928,19 @@ impl Store for SqlStore {
         now: Timestamp,
         event: NewEvent,
     ) -> StoreResult<SchemaRecord> {
-        datasets::update_schema(&self.pool, schema, c, now, event).await
+        self.bounded(datasets::update_schema(&self.pool, schema, c, now, event))
+            .await
     }
     async fn create_dataset(&self, d: &Dataset, event: NewEvent) -> StoreResult<()> {
-        datasets::create_dataset(&self.pool, d, event).await
+        self.bounded(datasets::create_dataset(&self.pool, d, event))
+            .await
     }
     async fn datasets(&self, workspace_id: Uuid) -> StoreResult<Vec<Dataset>> {
-        datasets::datasets(&self.pool, workspace_id).await
+        self.bounded(datasets::datasets(&self.pool, workspace_id))
+            .await
     }
     async fn dataset(&self, id: Uuid) -> StoreResult<Option<Dataset>> {
-        datasets::dataset_by_id(&self.pool, id).await
+        self.bounded(datasets::dataset_by_id(&self.pool, id)).await
     }
     async fn set_dataset_rows(
         &self,
@@ -824,20 +951,24 @@ impl Store for SqlStore {
         now: Timestamp,
         event: NewEvent,
     ) -> StoreResult<()> {
-        let change = datasets::RowsChange {
-            rows,
-            schema_version_id,
-        };
-        datasets::set_dataset_rows(&self.pool, id, change, by, now, event).await
+        self.bounded(async move {
+            let change = datasets::RowsChange {
+                rows,
+                schema_version_id,
+            };
+            datasets::set_dataset_rows(&self.pool, id, change, by, now, event).await
+        })
+        .await
     }
     async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>> {
-        datasets::delete_dataset(&self.pool, id, event).await
+        self.bounded(datasets::delete_dataset(&self.pool, id, event))
+            .await
     }
     async fn create_ingest_job(&self, job: &IngestJob, event: NewEvent) -> StoreResult<()> {
-        jobs::create(&self.pool, job, event).await
+        self.bounded(jobs::create(&self.pool, job, event)).await
     }
     async fn ingest_job(&self, id: Uuid) -> StoreResult<Option<IngestJob>> {
-        jobs::get(&self.pool, id).await
+        self.bounded(jobs::get(&self.pool, id)).await
     }
     async fn transition_ingest_job(
         &self,
@@ -846,7 +977,8 @@ impl Store for SqlStore {
         to: IngestStatus,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        jobs::transition(&self.pool, id, from, to, now).await
+        self.bounded(jobs::transition(&self.pool, id, from, to, now))
+            .await
     }
     async fn finish_ingest_job(
         &self,
@@ -855,13 +987,14 @@ impl Store for SqlStore {
         outcome: JobOutcome,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        jobs::finish(&self.pool, id, from, outcome, now).await
+        self.bounded(jobs::finish(&self.pool, id, from, outcome, now))
+            .await
     }
     async fn stale_ingest_jobs(
         &self,
         status: IngestStatus,
         before: Timestamp,
     ) -> StoreResult<Vec<IngestJob>> {
-        jobs::stale(&self.pool, status, before).await
+        self.bounded(jobs::stale(&self.pool, status, before)).await
     }
 }

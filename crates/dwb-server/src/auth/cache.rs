@@ -2,7 +2,10 @@
 //! digests and secret generation) and verified tokens. Every credential
 //! change is appended to the store's change log; each node polls it and
 //! drops the changed accounts, so a regenerate or delete made anywhere (another
-//! node, the command line) takes effect everywhere within a second.
+//! node, the command line) takes effect everywhere within a second. When
+//! the log cannot be read for a while (the store unreachable from this
+//! node), cached accounts are no longer trusted: every lookup goes to the
+//! store, so a revocation made meanwhile cannot be missed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -14,11 +17,17 @@ use uuid::Uuid;
 
 const MAX_ENTRIES: usize = 100_000;
 
+/// How long cached accounts are trusted after the last successful read of
+/// the change log (polled every 250 ms).
+pub const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Default)]
 pub struct AccountCache {
     /// `None` remembers that no such account exists.
     entries: RwLock<HashMap<Uuid, Option<Arc<AccountSecrets>>>>,
     seen: AtomicI64,
+    /// When the change log was last read; `None` before the first read.
+    polled: RwLock<Option<std::time::Instant>>,
 }
 
 impl AccountCache {
@@ -27,13 +36,15 @@ impl AccountCache {
         store: &dyn Store,
         id: Uuid,
     ) -> StoreResult<Option<Arc<AccountSecrets>>> {
-        if let Some(hit) = self
-            .entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-        {
-            return Ok(hit.clone());
+        if self.trusted() {
+            if let Some(hit) = self
+                .entries
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+            {
+                return Ok(hit.clone());
+            }
         }
         let loaded = store.account_secrets(id).await?.map(Arc::new);
         let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
@@ -51,10 +62,24 @@ impl AccountCache {
             .remove(&id);
     }
 
+    /// Whether the change log was read recently enough for cached entries
+    /// to be served.
+    fn trusted(&self) -> bool {
+        self.polled
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < TRUSTED_FOR)
+    }
+
+    fn polled_now(&self) {
+        *self.polled.write().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+    }
+
     /// Starts following the change log from its current end.
     pub async fn start(&self, store: &dyn Store) -> StoreResult<()> {
         self.seen
             .store(store.last_credential_change().await?, Ordering::SeqCst);
+        self.polled_now();
         Ok(())
     }
 
@@ -70,6 +95,7 @@ impl AccountCache {
             }
             self.seen.store(*last, Ordering::SeqCst);
         }
+        self.polled_now();
         Ok(())
     }
 }

@@ -1,11 +1,12 @@
 //! Middleware around every request: a correlation id (taken from or returned
 //! in `X-Correlation-ID`), one tracing span keyed on the matched route,
-//! metrics, and the security headers every page carries.
+//! metrics, `Retry-After` on every 503, and the security headers every page
+//! carries.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -13,6 +14,11 @@ use tracing::Instrument;
 use crate::state::AppState;
 
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// Seconds a client is told to wait after a 503 (the store unavailable):
+/// long enough not to hammer a recovering database, short enough that a
+/// client is back soon after it returns.
+pub const RETRY_AFTER_SECS: &str = "5";
 
 tokio::task_local! {
     /// The correlation id of the request being answered, for error pages.
@@ -56,6 +62,16 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(CORRELATION_HEADER, v);
+    }
+    // Whoever answered 503 (the API, the portal, the token endpoint,
+    // `/readyz`), the client learns when to try again.
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !resp.headers().contains_key(header::RETRY_AFTER)
+    {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
     }
     resp
 }

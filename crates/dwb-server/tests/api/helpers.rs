@@ -97,6 +97,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let database_url = fresh_database(backend).await.expect("a fresh database");
+    spawn_app_on(backend, options, database_url).await
+}
+
+/// The application on `database_url`, an empty database of `backend` (e.g.
+/// a fresh one reached through a test proxy).
+pub async fn spawn_app_on(backend: Backend, options: Options, database_url: String) -> TestApp {
     let store = Arc::new(SqlStore::connect(&database_url).await.expect("store opens"));
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     first_start(
