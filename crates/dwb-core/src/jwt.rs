@@ -258,4 +258,101 @@ mod tests {
         assert_eq!(reloaded.kid(), signer.kid());
         assert!(keys.verify(&reloaded.sign(&claims(5))).is_ok());
     }
+
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn keys_and_token() -> (VerifyingKeys, String) {
+            let signer = TokenSigner::from_secret_bytes([7; 32]);
+            let mut keys = VerifyingKeys::default();
+            keys.insert(signer.public_bytes()).unwrap();
+            (keys, signer.sign(&claims(100)))
+        }
+
+        /// A change to a token: replace, insert or delete one byte, or cut it.
+        #[derive(Debug, Clone)]
+        enum Mutation {
+            Replace(usize, u8),
+            Insert(usize, u8),
+            Delete(usize),
+            Truncate(usize),
+        }
+
+        fn mutation() -> impl Strategy<Value = Mutation> {
+            prop_oneof![
+                (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Replace(i, b)),
+                (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
+                any::<usize>().prop_map(Mutation::Delete),
+                any::<usize>().prop_map(Mutation::Truncate),
+            ]
+        }
+
+        fn apply(token: &str, muts: &[Mutation]) -> Vec<u8> {
+            let mut t = token.as_bytes().to_vec();
+            for m in muts {
+                let n = t.len().max(1);
+                match *m {
+                    Mutation::Replace(i, b) if !t.is_empty() => t[i % n] = b,
+                    Mutation::Insert(i, b) => t.insert(i % (t.len() + 1), b),
+                    Mutation::Delete(i) if !t.is_empty() => {
+                        t.remove(i % n);
+                    }
+                    Mutation::Truncate(i) => t.truncate(i % n),
+                    _ => {}
+                }
+            }
+            t
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_text_never_verifies(s in ".{0,300}") {
+                let (keys, _) = keys_and_token();
+                prop_assert!(keys.verify(&s).is_err());
+            }
+
+            #[test]
+            fn three_arbitrary_parts_never_verify(
+                h in "[A-Za-z0-9_=+/-]{0,80}", p in "[A-Za-z0-9_=+/-]{0,200}", s in "[A-Za-z0-9_=+/-]{0,100}",
+            ) {
+                let (keys, _) = keys_and_token();
+                let token = [h, p, s].join(".");
+                prop_assert!(keys.verify(&token).is_err());
+            }
+
+            #[test]
+            fn a_changed_token_never_verifies(muts in proptest::collection::vec(mutation(), 1..4)) {
+                let (keys, token) = keys_and_token();
+                let changed = apply(&token, &muts);
+                // Not UTF-8 cannot even reach `verify`; the rest must be refused.
+                if let Ok(text) = String::from_utf8(changed) {
+                    let result = keys.verify(&text);
+                    if text == token {
+                        prop_assert_eq!(result, Ok(claims(100)));
+                    } else {
+                        prop_assert!(result.is_err(), "{text} verified");
+                    }
+                }
+            }
+
+            #[test]
+            fn a_header_with_any_json_never_verifies(header in any::<Vec<(String, String)>>(), alg in "EdDSA|none|HS256|") {
+                let (keys, token) = keys_and_token();
+                let mut h: serde_json::Map<String, serde_json::Value> =
+                    header.into_iter().map(|(k, v)| (k, json!(v))).collect();
+                h.insert("alg".into(), json!(alg));
+                let rest = token.split_once('.').unwrap().1;
+                let forged = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&h).unwrap()));
+                prop_assert!(keys.verify(&forged).is_err());
+            }
+
+            #[test]
+            fn claims_never_panic_the_time_checks(exp in any::<i64>(), nbf in any::<i64>(), now in any::<i64>()) {
+                let mut c = claims(exp);
+                c.nbf = nbf;
+                let _ = check_claims(&c, Timestamp(now), "api");
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod password;
 pub mod policy;
 pub mod principal;
 pub mod secret;
+pub mod tags;
 pub mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -53,4 +53,22 @@ mod tests {
         assert_eq!(p.total_pages(21), 3);
         assert_eq!(p.total_pages(0), 0);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_numbers_give_a_bounded_page_or_an_error_naming_the_field(
+            index in proptest::option::of(proptest::num::i64::ANY),
+            size in proptest::option::of(proptest::num::i64::ANY),
+            total in 0..i64::from(u32::MAX),
+        ) {
+            match Page::parse(index, size) {
+                Ok(p) => {
+                    proptest::prop_assert!(p.index >= 1 && (1..=MAX_PAGE_SIZE).contains(&p.size));
+                    proptest::prop_assert!(p.offset() >= 0);
+                    proptest::prop_assert!(p.total_pages(total) >= 0);
+                }
+                Err(e) => proptest::prop_assert!(e.field == "PageIndex" || e.field == "PageSize"),
+            }
+        }
+    }
 }

@@ -19,12 +19,39 @@ use crate::schema::TableSchema;
 pub const BATCH_ROWS: usize = 64 * 1024;
 /// Problems reported for a rejected file.
 pub const MAX_ERRORS: usize = 20;
+/// Longest line of a CSV file, in bytes: a longer one rejects the file
+/// before it is held in memory.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// Bytes handed to the CSV reader at a time; far below [`MAX_LINE_BYTES`],
+/// so only a line that spans reads can be too long.
+const READ_BYTES: usize = 64 * 1024;
 
-/// Bytes arriving over a channel, read as a `std::io::Read` (blocking).
+/// Bytes arriving over a channel, read as a `std::io::Read` (blocking),
+/// refusing a line longer than [`MAX_LINE_BYTES`].
 struct ChannelReader {
     rx: Receiver<Bytes>,
     current: Bytes,
+    /// 1-based number of the line being read.
+    line: u64,
+    /// Bytes of that line read so far.
+    line_bytes: usize,
 }
+
+/// The error a too-long line gives, as the CSV reader passes it on.
+#[derive(Debug)]
+struct LineTooLong(u64);
+
+impl std::fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: longer than {MAX_LINE_BYTES} bytes (1 MiB), the longest line accepted",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for LineTooLong {}
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -34,8 +61,25 @@ impl Read for ChannelReader {
                 None => return Ok(0),
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
+        let n = buf.len().min(self.current.len()).min(READ_BYTES);
+        let chunk = self.current.split_to(n);
+        // `\r` ends a line too (old Mac files); only `\n` counts lines.
+        let ends = |b: &u8| *b == b'\n' || *b == b'\r';
+        let first = chunk.iter().position(ends);
+        if self.line_bytes + first.unwrap_or(n) > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                LineTooLong(self.line),
+            ));
+        }
+        match chunk.iter().rposition(ends) {
+            Some(last) => {
+                self.line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+                self.line_bytes = n - last - 1;
+            }
+            None => self.line_bytes += n,
+        }
+        buf[..n].copy_from_slice(&chunk);
         Ok(n)
     }
 }
@@ -56,6 +100,8 @@ pub(crate) fn parse_csv(
         .from_reader(ChannelReader {
             rx: chunks,
             current: Bytes::new(),
+            line: 1,
+            line_bytes: 0,
         });
     let header = match reader.headers() {
         Ok(h) => h.clone(),
@@ -143,6 +189,11 @@ fn rejected(errors: Vec<String>) -> LakeError {
 }
 
 fn csv_error(e: &csv::Error) -> String {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        if let Some(long) = io.get_ref().and_then(|i| i.downcast_ref::<LineTooLong>()) {
+            return long.to_string();
+        }
+    }
     match e.position() {
         Some(p) => format!("line {}: {}", p.line(), e),
         None => format!("unreadable CSV: {e}"),
@@ -186,3 +237,7 @@ fn map_header(header: &csv::StringRecord, schema: &TableSchema) -> Result<Vec<us
         Err(errors)
     }
 }
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

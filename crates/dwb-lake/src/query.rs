@@ -15,6 +15,12 @@ use crate::values::{self, Value};
 pub const DEFAULT_PAGE_SIZE: i64 = 100;
 /// Most rows per page.
 pub const MAX_PAGE_SIZE: i64 = 10_000;
+/// Most filters in one query (a derived data set's saved filters count too).
+pub const MAX_FILTERS: usize = 100;
+/// Most values in one filter (`List`, `Equals`, `Contains`).
+pub const MAX_FILTER_VALUES: usize = 1000;
+/// Longest filter value, in characters.
+pub const MAX_VALUE_CHARS: usize = 1000;
 
 /// One page of rows of a table.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -158,6 +164,12 @@ impl RowQuery {
                 out
             }
         };
+        if self.filters.len() > MAX_FILTERS {
+            return Err(LakeError::bad(
+                "queryFilters",
+                format!("at most {MAX_FILTERS} filters, got {}", self.filters.len()),
+            ));
+        }
         let mut filter: Option<Expr> = None;
         for (i, f) in self.filters.iter().enumerate() {
             let e = filter_expr(schema, f, i)?;
@@ -234,6 +246,12 @@ fn filter_expr(schema: &TableSchema, f: &Filter, i: usize) -> Result<Expr, LakeE
         };
         return Err(LakeError::bad(field("filterValues"), msg));
     }
+    if n > MAX_FILTER_VALUES {
+        return Err(LakeError::bad(
+            field("filterValues"),
+            format!("at most {MAX_FILTER_VALUES} values, got {n}"),
+        ));
+    }
     let mut lits = Vec::with_capacity(n);
     for (j, v) in f.values.iter().enumerate() {
         let text = match v {
@@ -242,6 +260,12 @@ fn filter_expr(schema: &TableSchema, f: &Filter, i: usize) -> Result<Expr, LakeE
             Json::Bool(b) => b.to_string(),
             _ => String::new(),
         };
+        if text.chars().count() > MAX_VALUE_CHARS {
+            return Err(LakeError::bad(
+                format!("queryFilters[{i}].filterValues[{j}]"),
+                format!("a filter value has at most {MAX_VALUE_CHARS} characters"),
+            ));
+        }
         let parsed = match (v, c.ty) {
             (Json::String(_) | Json::Number(_) | Json::Bool(_), ty) => {
                 values::parse(ty, c.format.as_deref(), &text)
@@ -336,3 +360,7 @@ fn contains(col: Expr, v: Value) -> Expr {
 fn any_of(exprs: impl Iterator<Item = Expr>) -> Expr {
     exprs.reduce(|a, b| a.or(b)).unwrap_or(lit(false))
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;

@@ -1,8 +1,12 @@
 //! `build_router(state)`: every route of the application, used by `serve` and by tests.
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{middleware, Router};
+use axum::{middleware, Json, Router};
+use serde_json::json;
 
 use crate::auth::discovery;
 use crate::http::{middleware as mw, ops};
@@ -109,8 +113,52 @@ pub fn build_router(state: AppState) -> Router {
             post(datasets::save_as),
         )
         .fallback(|| async { crate::error::PageError::NotFound })
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            too_large_as_json(max_body, req, next)
+        }))
         .layer(middleware::from_fn_with_state(state.clone(), mw::observe))
         .layer(middleware::from_fn(mw::security_headers))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
+}
+
+/// A body over `max_body_bytes` on `/api/` or `/oauth2/` gets 413 with a
+/// JSON body in that API's error shape: refused up front when
+/// `Content-Length` says so, and axum's plain-text 413 (a body without a
+/// length that grew too big) is replaced. Other paths keep their own pages.
+async fn too_large_as_json(max: usize, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let oauth = path.starts_with("/oauth2/");
+    if !oauth && !path.starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return too_large(oauth, max);
+    }
+    let resp = next.run(req).await;
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return too_large(oauth, max);
+    }
+    resp
+}
+
+fn too_large(oauth: bool, max: usize) -> Response {
+    let message =
+        format!("the request body is larger than {max} bytes, the most this server accepts");
+    let body = if oauth {
+        json!({"error": "invalid_request", "error_description": message})
+    } else {
+        json!({"statusCode": 413, "message": message})
+    };
+    (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
 }

@@ -93,6 +93,7 @@ impl DataOps<'_> {
             .map_err(|e| invalid("name", e.message))?;
         let description = dwb_core::validate::Description::parse("description", &new.description)
             .map_err(|e| invalid("description", e.message))?;
+        dwb_core::tags::check("tags", &new.tags).map_err(|e| invalid("tags", e.message))?;
         let (_, table) = self.version(ws, source.schema_version_id).await?;
         let filters = parse_filters(&new.queries, "queries")?;
         // The source's own column subset bounds what the new view may show or filter on.

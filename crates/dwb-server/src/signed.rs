@@ -191,6 +191,79 @@ mod tests {
         );
     }
 
+    mod hostile {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn signer() -> Signer {
+            Signer::new(&MasterKey::generate())
+        }
+
+        const NOW: Timestamp = Timestamp(1_000_000_000);
+
+        fn path() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "/upload/[0-9a-f-]{1,36}",
+                "/lake/[0-9a-f-]{1,36}/.{0,30}",
+                ".{0,60}",
+                Just("/lake/a/../b".to_string()),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_parameters_never_pass(
+                method in ".{0,8}", p in path(), e in proptest::option::of(".{0,24}"), sig in proptest::option::of(".{0,80}"),
+            ) {
+                prop_assert!(signer().verify(&method, &p, e.as_deref(), sig.as_deref(), NOW).is_err());
+            }
+
+            #[test]
+            fn a_link_holds_only_for_its_own_method_path_and_expiry(
+                p in path(), other in path(), expires in any::<i64>(), other_expires in any::<i64>(), get in any::<bool>(),
+            ) {
+                let s = signer();
+                let method = if get { "GET" } else { "PUT" };
+                let (e, sig) = parts(&s.query(method, &p, expires));
+                let ok = s.verify(method, &p, Some(&e), Some(&sig), NOW);
+                prop_assert_eq!(ok, if NOW.millis() / 1000 >= expires { Err(Refused::Expired) } else { Ok(()) });
+                if other != p {
+                    prop_assert_eq!(s.verify(method, &other, Some(&e), Some(&sig), NOW), Err(Refused::Tampered));
+                }
+                if other_expires != expires {
+                    prop_assert_eq!(
+                        s.verify(method, &p, Some(&other_expires.to_string()), Some(&sig), NOW),
+                        Err(Refused::Tampered)
+                    );
+                }
+                let other_method = if get { "PUT" } else { "GET" };
+                prop_assert_eq!(s.verify(other_method, &p, Some(&e), Some(&sig), NOW), Err(Refused::Tampered));
+            }
+
+            #[test]
+            fn a_changed_signature_is_refused(
+                p in path(), at in 0usize..64, to in "[0-9a-zA-Z]", cut in any::<bool>(),
+            ) {
+                let s = signer();
+                let (e, sig) = parts(&s.query("PUT", &p, i64::MAX));
+                let mut changed = sig.clone();
+                if cut {
+                    changed.truncate(at);
+                } else {
+                    changed.replace_range(at..=at, &to);
+                }
+                let same_bytes = hex::decode(&changed).ok() == hex::decode(&sig).ok();
+                let result = s.verify("PUT", &p, Some(&e), Some(&changed), NOW);
+                if same_bytes {
+                    // Only a change of letter case keeps the signature.
+                    prop_assert_eq!(result, Ok(()));
+                } else {
+                    prop_assert!(result.is_err());
+                }
+            }
+        }
+    }
+
     #[test]
     fn comparison_needs_equal_lengths() {
         assert!(constant_time_eq(b"abc", b"abc"));

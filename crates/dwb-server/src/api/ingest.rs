@@ -104,8 +104,15 @@ fn bad(field: &str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// `[{Key, Values}]` or `{key: [values]}` as `{key: [values]}`.
+/// `[{Key, Values}]` or `{key: [values]}` as `{key: [values]}`, within the
+/// limits of `dwb_core::tags`.
 fn tags(v: Option<Value>) -> Result<Value, ApiError> {
+    let t = tag_map(v)?;
+    dwb_core::tags::check("tags", &t)?;
+    Ok(t)
+}
+
+fn tag_map(v: Option<Value>) -> Result<Value, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(json!({})),
         Some(Value::Object(m)) => Ok(Value::Object(m)),
