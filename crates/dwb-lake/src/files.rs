@@ -43,7 +43,7 @@ impl std::fmt::Debug for FileStream {
 fn storage(e: object_store::Error, what: &str) -> LakeError {
     match e {
         object_store::Error::NotFound { .. } => LakeError::NotFound(what.to_string()),
-        other => LakeError::Storage(other.to_string()),
+        other => crate::error::storage(other.to_string()),
     }
 }
 
@@ -156,7 +156,7 @@ impl Lake {
         let store = self.table_store(self.root())?;
         match store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(LakeError::Storage(e.to_string())),
+            Err(e) => Err(crate::error::storage(e.to_string())),
         }
     }
 }

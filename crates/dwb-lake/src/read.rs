@@ -96,7 +96,7 @@ impl Lake {
         for f in t.snapshot()?.log_data().iter() {
             let url = root
                 .join(&f.path())
-                .map_err(|e| LakeError::Storage(e.to_string()))?;
+                .map_err(|e| crate::error::storage(e.to_string()))?;
             urls.push(ListingTableUrl::parse(url.as_str())?);
         }
         if urls.is_empty() {

@@ -110,7 +110,7 @@ impl Lake {
         for p in paths {
             match store.delete(&p).await {
                 Ok(()) | Err(deltalake::logstore::object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(LakeError::Storage(e.to_string())),
+                Err(e) => return Err(crate::error::storage(e.to_string())),
             }
         }
         if let Ok(path) = url.to_file_path() {

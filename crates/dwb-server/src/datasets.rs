@@ -31,6 +31,8 @@ pub enum DataError {
     NotFound(&'static str),
     Conflict(String),
     Store(StoreError),
+    /// The lake's storage refuses writes (disk full, read-only); the message is for users.
+    Unwritable(dwb_lake::Unwritable),
     /// The lake failed; the cause is for the log.
     Lake(String),
 }
@@ -48,6 +50,7 @@ impl From<LakeError> for DataError {
             LakeError::Rejected { errors } => Self::Rejected(errors),
             LakeError::NotFound(_) => Self::NotFound("data set"),
             LakeError::Conflict(m) => Self::Conflict(m),
+            LakeError::Unwritable(u) => Self::Unwritable(u),
             LakeError::Storage(m) => Self::Lake(m),
         }
     }
@@ -61,6 +64,7 @@ impl std::fmt::Display for DataError {
             Self::NotFound(what) => write!(f, "{what} not found"),
             Self::Conflict(m) => write!(f, "{m}"),
             Self::Store(e) => write!(f, "{e}"),
+            Self::Unwritable(u) => write!(f, "{u}"),
             Self::Lake(m) => write!(f, "lake: {m}"),
         }
     }

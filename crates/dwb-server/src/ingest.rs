@@ -1,6 +1,6 @@
 //! Ingest jobs: created with what they will do, fed a CSV file through a signed upload URL (staged in the lake's storage, streamed in bounded memory), then run in the background as Create, Append or Overwrite, each run a ledger event with the rows written.
 
-use dwb_lake::{RowQuery, TableSchema, WriteMode};
+use dwb_lake::{LakeError, RowQuery, TableSchema, WriteMode};
 use dwb_store::{Dataset, IngestJob, IngestOperation, IngestStatus, JobOutcome, Workspace};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
@@ -166,11 +166,11 @@ where
             let chunk = chunk.map_err(|e| invalid("file", format!("the upload broke off: {e}")))?;
             w.write_all(&chunk)
                 .await
-                .map_err(|e| DataError::Lake(e.to_string()))?;
+                .map_err(|e| DataError::from(LakeError::from(e)))?;
         }
         w.shutdown()
             .await
-            .map_err(|e| DataError::Lake(e.to_string()))
+            .map_err(|e| DataError::from(LakeError::from(e)))
     }
     .await;
     if let Err(e) = written {

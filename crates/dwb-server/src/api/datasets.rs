@@ -39,6 +39,7 @@ impl From<DataError> for ApiError {
             DataError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             DataError::Conflict(m) => ApiError::Conflict(m),
             DataError::Store(e) => e.into(),
+            DataError::Unwritable(u) => ApiError::Unwritable(u),
             DataError::Lake(m) => ApiError::Internal(m),
         }
     }
@@ -198,6 +199,34 @@ fn has_tags(d: &Dataset, wanted: &Value) -> bool {
     })
 }
 
+/// Most schema version ids in one catalogue query.
+pub const MAX_SCHEMA_VERSION_IDS: usize = 1000;
+
+/// The catalogue query's lists and texts are bounded like what they match.
+fn check_catalogue_bounds(q: &CatalogueQuery) -> Result<(), ApiError> {
+    if let Some(tags) = &q.tags {
+        dwb_core::tags::check("tags", tags)?;
+    }
+    let name_chars = q.dataset_name.as_deref().map_or(0, |n| n.chars().count());
+    if name_chars > dwb_core::validate::MAX_NAME_LEN {
+        return Err(ApiError::BadRequest {
+            field: Some("datasetName".into()),
+            message: format!(
+                "datasetName: at most {} characters, the longest a name can be",
+                dwb_core::validate::MAX_NAME_LEN
+            ),
+        });
+    }
+    let ids = q.schema_version_ids.as_ref().map_or(0, Vec::len);
+    if ids > MAX_SCHEMA_VERSION_IDS {
+        return Err(ApiError::BadRequest {
+            field: Some("schemaVersionIds".into()),
+            message: format!("schemaVersionIds: at most {MAX_SCHEMA_VERSION_IDS} ids, got {ids}"),
+        });
+    }
+    Ok(())
+}
+
 #[utoipa::path(post, path = "/workspaces/{workspace_id}/datasets/query", tag = "Data sets", summary = "Search the data catalogue",
     params(("workspace_id" = String, Path, description = "Workspace id")),
     request_body(content = Option<CatalogueQuery>, description = "May be empty"),
@@ -214,6 +243,7 @@ pub async fn catalogue(
     let page = Page::parse(index, q.page_size).map_err(ApiError::from)?;
     let after = parse_time("createdAfter", &q.created_after)?;
     let before = parse_time("createdBefore", &q.created_before)?;
+    check_catalogue_bounds(&q)?;
     let (_, mut list) = visible(&state, &caller, &ws).await?;
     let needle = q.dataset_name.as_deref().map(str::to_lowercase);
     list.retain(|d| {

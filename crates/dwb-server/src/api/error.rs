@@ -27,6 +27,8 @@ pub enum ApiError {
     NotFound(String),
     Conflict(String),
     Unavailable,
+    /// The lake's disk is full (507) or read-only (503).
+    Unwritable(dwb_lake::Unwritable),
     Internal(String),
 }
 
@@ -51,7 +53,9 @@ impl From<StoreError> for ApiError {
                 tracing::error!(%cause, "store unavailable");
                 Self::Unavailable
             }
-            other => Self::Internal(other.to_string()),
+            other @ (StoreError::Open { .. } | StoreError::Corrupt(_) | StoreError::Failed(_)) => {
+                Self::Internal(other.to_string())
+            }
         }
     }
 }
@@ -97,6 +101,14 @@ impl IntoResponse for ApiError {
                 "the control store is unavailable; try again shortly".into(),
                 None,
             ),
+            Self::Unwritable(u) => {
+                tracing::error!(cause = %u, "the lake refuses writes");
+                let status = match u {
+                    dwb_lake::Unwritable::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
+                    dwb_lake::Unwritable::ReadOnly => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                (status, u.to_string(), None)
+            }
             Self::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 let id = correlation_id();

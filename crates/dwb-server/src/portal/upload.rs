@@ -34,6 +34,13 @@ pub fn refusal(e: DataError, rejected: &str, refused: &str) -> Result<UploadErro
             note: None,
             problems: Vec::new(),
         },
+        // The disk under the lake is full or read-only: no fault of the
+        // file, but nothing the person can do but wait, so they are told.
+        DataError::Unwritable(u) => UploadError {
+            message: format!("{refused}: {u}."),
+            note: None,
+            problems: Vec::new(),
+        },
         other => return Err(other),
     })
 }

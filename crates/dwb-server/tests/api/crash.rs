@@ -11,16 +11,33 @@ use serde_json::{json, Value};
 use crate::cli::{output, place, start, Server};
 use crate::on_both_stores;
 
-/// An Admin service account's way in, made with the command line.
-struct Api {
-    base: String,
-    ws_url: String,
-    key: String,
-    token: String,
+/// A service account's way in, made with the command line.
+pub(crate) struct Api {
+    pub(crate) base: String,
+    pub(crate) ws_url: String,
+    pub(crate) key: String,
+    pub(crate) token: String,
+}
+
+/// What `dwb service-accounts create --json` printed: id, secret and key.
+pub(crate) struct Made {
+    pub(crate) id: String,
+    pub(crate) secret: String,
 }
 
 impl Api {
-    async fn new(server: &Server, extra: &[String]) -> Api {
+    /// An Admin account named Loader.
+    pub(crate) async fn new(server: &Server, extra: &[String]) -> Api {
+        Api::made(server, extra, "Loader", "admin").await.0
+    }
+
+    /// An account of the Demo workspace named `name` with `access`, and its credentials.
+    pub(crate) async fn made(
+        server: &Server,
+        extra: &[String],
+        name: &str,
+        access: &str,
+    ) -> (Api, Made) {
         let (ok, out, err) = output(
             &[
                 "service-accounts",
@@ -28,11 +45,11 @@ impl Api {
                 "--workspace",
                 "Demo",
                 "--name",
-                "Loader",
+                name,
                 "--email",
                 "ops@example.org",
                 "--access",
-                "admin",
+                access,
                 "--json",
                 "--public-url",
                 &server.base,
@@ -42,31 +59,44 @@ impl Api {
         .await;
         assert!(ok, "{err}");
         let c: Value = serde_json::from_str(&out).unwrap();
+        let made = Made {
+            id: c["serviceAccountId"].as_str().unwrap().to_string(),
+            secret: c["serviceAccountSecret"].as_str().unwrap().to_string(),
+        };
         let mut api = Api {
             base: server.base.clone(),
             ws_url: c["endpointsBaseUrl"].as_str().unwrap().to_string(),
             key: c["apiKey"].as_str().unwrap().to_string(),
             token: String::new(),
         };
-        let t: Value = reqwest::Client::new()
-            .post(format!("{}/oauth2/token", api.base))
+        api.token = api
+            .token_for(&made.id, &made.secret)
+            .await
+            .expect("a new account gets a token");
+        (api, made)
+    }
+
+    /// A token for `id` and `secret`, or the refusal's status.
+    pub(crate) async fn token_for(&self, id: &str, secret: &str) -> Result<String, StatusCode> {
+        let r = reqwest::Client::new()
+            .post(format!("{}/oauth2/token", self.base))
             .form(&[
                 ("grant_type", "client_credentials"),
-                ("client_id", c["serviceAccountId"].as_str().unwrap()),
-                ("client_secret", c["serviceAccountSecret"].as_str().unwrap()),
+                ("client_id", id),
+                ("client_secret", secret),
             ])
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
-        api.token = t["access_token"].as_str().unwrap().to_string();
-        api
+        if r.status() != StatusCode::OK {
+            return Err(r.status());
+        }
+        let t: Value = r.json().await.unwrap();
+        Ok(t["access_token"].as_str().unwrap().to_string())
     }
 
     /// The same account against a restarted server (new address).
-    fn at(&self, server: &Server) -> Api {
+    pub(crate) fn at(&self, server: &Server) -> Api {
         Api {
             base: server.base.clone(),
             ws_url: self.ws_url.replace(&self.base, &server.base),
@@ -75,7 +105,12 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let c = reqwest::Client::new();
         let mut r = c
             .request(method.parse().unwrap(), format!("{}{path}", self.ws_url))
@@ -90,7 +125,7 @@ impl Api {
     }
 
     /// Creates a job, uploads `csv` to it (it starts by itself); answers its id.
-    async fn job(&self, body: Value, csv: Vec<u8>) -> String {
+    pub(crate) async fn job(&self, body: Value, csv: Vec<u8>) -> String {
         let (status, created) = self.call("POST", "/ingest/dataset", Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let up = reqwest::Client::new()
@@ -103,7 +138,7 @@ impl Api {
         created["jobId"].as_str().unwrap().to_string()
     }
 
-    async fn status(&self, job: &str) -> Value {
+    pub(crate) async fn status(&self, job: &str) -> Value {
         let (status, j) = self.call("GET", &format!("/ingest/jobs/{job}"), None).await;
         assert_eq!(status, StatusCode::OK, "{j}");
         j

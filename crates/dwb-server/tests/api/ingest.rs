@@ -2,6 +2,7 @@
 
 mod links;
 mod recovery;
+mod two_nodes;
 
 use dwb_core::access::{Access, Level};
 use dwb_store::{Backend, Store};
