@@ -7,6 +7,7 @@
 //! Timestamp(Microsecond, "UTC"). Column names are stored percent-escaped
 //! where Delta refuses a character (see [`physical_name`]).
 
+mod backup;
 mod batch;
 mod error;
 mod files;
@@ -21,12 +22,16 @@ mod stores;
 mod sweep;
 mod values;
 
-pub use error::LakeError;
+pub use backup::TableCopy;
+pub use error::{LakeError, Unwritable};
 pub use files::{FileStream, TableFile};
 pub use infer::infer_schema;
 pub use ingest::{IngestReport, WriteMode};
 pub use lake::Lake;
-pub use parse::{BATCH_ROWS, MAX_ERRORS};
-pub use query::{Filter, FilterOp, RowPage, RowQuery, Sort, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use parse::{BATCH_ROWS, MAX_ERRORS, MAX_LINE_BYTES};
+pub use query::{
+    Filter, FilterOp, RowPage, RowQuery, Sort, DEFAULT_PAGE_SIZE, MAX_FILTERS, MAX_FILTER_VALUES,
+    MAX_PAGE_SIZE, MAX_VALUE_CHARS,
+};
 pub use schema::{physical_name, Column, ColumnType, TableSchema, MAX_COLUMNS, MAX_NAME_CHARS};
 pub use sweep::LakeFolder;

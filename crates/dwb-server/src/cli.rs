@@ -137,6 +137,31 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the store, the lake's committed table versions and master.key into a
+    /// new folder; safe while the server runs. The folder holds secrets: keep it private.
+    Backup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// A new or empty folder.
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring back a backup into an empty store and lake. Stop every server of
+    /// the target store first.
+    Restore {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// A folder written by `dwb admin backup`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a store, lake tables and master.key that already hold data.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run() -> anyhow::Result<()> {
@@ -325,6 +350,47 @@ async fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             let out = json!({"kid": kid});
             print_out(&out, json, || {
                 format!("added signing key {kid}; running servers sign with it within 30 seconds")
+            });
+        }
+        AdminCommand::Backup { store, to, json } => {
+            let cfg = store.config(Overrides::default())?;
+            let master = std::env::var("DWB_MASTER_KEY").ok();
+            let m = crate::backup::backup(&cfg, &to, master.as_deref(), clock.now()).await?;
+            let out = serde_json::to_value(&m)?;
+            print_out(&out, json, || {
+                let mut text = format!("backed up to {}: {}", to.display(), m.summary());
+                if m.master_key == "environment" {
+                    text.push_str("\nthe master key comes from DWB_MASTER_KEY: keep that value with the backup");
+                }
+                text
+            });
+        }
+        AdminCommand::Restore {
+            store,
+            from,
+            force,
+            json,
+        } => {
+            let cfg = store.config(Overrides::default())?;
+            let master = std::env::var("DWB_MASTER_KEY").ok();
+            let r = crate::backup::restore(&cfg, &from, force, master.as_deref()).await?;
+            let out = serde_json::to_value(&r)?;
+            print_out(&out, json, || {
+                let mut lines = vec![format!(
+                    "restored the {} store of {} into {}",
+                    r.manifest.store, r.manifest.created_at, r.database
+                )];
+                for t in &r.tables {
+                    lines.push(format!(
+                        "restored table {} at version {} ({} data files)",
+                        t.name, t.version, t.data_files
+                    ));
+                }
+                if let Some(k) = &r.master_key_file {
+                    lines.push(format!("restored the master key to {}", k.display()));
+                }
+                lines.extend(r.notes.iter().map(|n| format!("note: {n}")));
+                lines.join("\n")
             });
         }
         AdminCommand::ListWorkspaces { store, json } => {

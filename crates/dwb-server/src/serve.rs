@@ -103,7 +103,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::build(store.clone(), clock, settings, master, lake).await?;
     state.spawn_background();
     crate::sweep::spawn(&state);
-    run(listener, build_router(state), shutdown_signal()).await?;
+    run(listener, build_router(state.clone()), shutdown_signal()).await?;
+    // API call events and "last used" times are buffered for up to a
+    // second: write what the last requests left before the store closes.
+    state.usage.flush(store.as_ref()).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -3,6 +3,7 @@
 //! the database URL at run time.
 
 mod accounts;
+pub mod backup;
 mod datasets;
 mod error;
 mod jobs;

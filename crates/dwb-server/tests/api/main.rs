@@ -5,17 +5,21 @@
 
 mod accounts;
 mod api_tab;
+mod backup;
 mod browser;
 mod browser_api;
 mod browser_datasets;
 mod cli;
 mod crash;
 mod datasets;
+mod faults;
 mod helpers;
+mod hostile;
 mod ingest;
 mod matrix;
 mod openapi;
 mod ops;
+mod outage;
 mod portal;
 mod portal_rows;
 mod python;
