@@ -66,6 +66,19 @@ impl Place {
     }
 }
 
+/// The arguments of `place`, listening on a port chosen once, so that a
+/// restarted server has the same address: tokens name it as their audience.
+pub(crate) fn fixed_port(place_args: &[String]) -> Vec<String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut args = place_args.to_vec();
+    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
+    args
+}
+
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) base: String,

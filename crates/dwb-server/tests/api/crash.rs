@@ -8,7 +8,7 @@ use dwb_store::Backend;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::cli::{output, place, start, Server};
+use crate::cli::{fixed_port, output, place, start, Server};
 use crate::on_both_stores;
 
 /// A service account's way in, made with the command line.
@@ -95,6 +95,24 @@ impl Api {
         Ok(t["access_token"].as_str().unwrap().to_string())
     }
 
+    /// Schema "Readings" (Time, Channel, Value); answers its version 1's id.
+    pub(crate) async fn readings_schema(&self) -> Value {
+        let columns = json!([
+            {"name": "Time", "type": "DateTime", "isRequired": true},
+            {"name": "Channel", "type": "String"},
+            {"name": "Value", "type": "Double"}
+        ]);
+        let (status, schema) = self
+            .call(
+                "POST",
+                "/schemas/add",
+                Some(json!({"name": "Readings", "columns": columns})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{schema}");
+        schema["schemaVersions"][0]["id"].clone()
+    }
+
     /// The same account against a restarted server (new address).
     pub(crate) fn at(&self, server: &Server) -> Api {
         Api {
@@ -167,35 +185,11 @@ async fn an_ingest_killed_midway_leaves_the_data_set_as_it_was(backend: Backend)
         "ingest_stopped_after_secs = 1\nlake_keep_unreferenced_secs = 0\n",
     )
     .unwrap();
-    // The same address after the restart: tokens name it as their audience.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut args = place.args();
-    args.extend([
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--config".into(),
-        config.display().to_string(),
-    ]);
+    let mut args = fixed_port(&place.args());
+    args.extend(["--config".into(), config.display().to_string()]);
     let server = start(&args, &[]).await;
     let api = Api::new(&server, &place.args()).await;
-    let columns = json!([
-        {"name": "Time", "type": "DateTime", "isRequired": true},
-        {"name": "Channel", "type": "String"},
-        {"name": "Value", "type": "Double"}
-    ]);
-    let (status, schema) = api
-        .call(
-            "POST",
-            "/schemas/add",
-            Some(json!({"name": "Readings", "columns": columns})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{schema}");
-    let version = schema["schemaVersions"][0]["id"].clone();
+    let version = api.readings_schema().await;
     let small = "Time,Channel,Value\n2026-01-01T00:00:00Z,A,1.5\n2026-01-01T01:00:00Z,B,2.5\n";
     let first = api
         .job(

@@ -9,22 +9,9 @@ use dwb_store::Backend;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::cli::{place, start, Server};
+use crate::cli::{fixed_port, place, start, Server};
 use crate::crash::Api;
 use crate::on_both_stores;
-
-/// Arguments that start the server on the same port every time: tokens name
-/// the address as their audience, so they stay valid across restarts.
-fn fixed_port(place_args: &[String]) -> Vec<String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut args = place_args.to_vec();
-    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
-    args
-}
 
 async fn kill(server: Server) {
     let mut child = server.child;
@@ -308,20 +295,7 @@ async fn a_full_or_read_only_lake_fails_ingests_clearly_and_keeps_data_readable(
     ]);
     let server = start(&args, &[]).await;
     let api = Api::new(&server, &place.args()).await;
-    let columns = serde_json::json!([
-        {"name": "Time", "type": "DateTime", "isRequired": true},
-        {"name": "Channel", "type": "String"},
-        {"name": "Value", "type": "Double"}
-    ]);
-    let (status, schema) = api
-        .call(
-            "POST",
-            "/schemas/add",
-            Some(serde_json::json!({"name": "Readings", "columns": columns})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{schema}");
-    let version = schema["schemaVersions"][0]["id"].clone();
+    let version = api.readings_schema().await;
     let job = api
         .job(
             serde_json::json!({"datasetName": "Readings", "schemaVersionId": version,
