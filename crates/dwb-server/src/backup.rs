@@ -399,21 +399,8 @@ async fn run_tool(tool: &str, args: &[String], pq: &Libpq) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Writes `bytes` to the new file `path`, readable by its owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
+    crate::keys::write_private(path, bytes)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

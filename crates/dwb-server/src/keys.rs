@@ -29,13 +29,15 @@ pub fn load_master_key(env_value: Option<&str>, data_dir: &Path) -> anyhow::Resu
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let key = MasterKey::generate();
-    write_private(&path, &key.to_hex())
+    write_private(&path, key.to_hex().as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(key)
 }
 
+/// Writes a new file only its owner can read (mode 0600 on Unix), synced to
+/// disk; refuses to overwrite. For key material.
 #[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
@@ -43,13 +45,13 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    f.write_all(text.as_bytes())?;
+    f.write_all(bytes)?;
     f.sync_all()
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
 }
 
 /// Signs with the newest key; verifies with every key in the store.
