@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use dwb_core::Clock;
 use dwb_store::Backend;
 
 use super::{create, finished, ingest, into, put, rows, Admin, CSV};
@@ -74,6 +75,14 @@ async fn concurrent_appends_on_two_nodes_lose_no_rows(backend: Backend) {
     for node in [&one, &two] {
         let page = rows(node, &admin, &id, json!({"pageSize": 1})).await;
         assert_eq!(page["pagination"]["totalCount"], expected, "{page}");
+    }
+    // The catalogue's count is stored by each node after its commit, so two
+    // nodes finishing at once can leave the older count last (a known race,
+    // see the note); the lake sweep (hourly) puts it right.
+    dwb_server::sweep::sweep_lake(&one.state, one.clock.now())
+        .await
+        .unwrap();
+    for node in [&one, &two] {
         let (status, d) = admin
             .call(node, "GET", &format!("/datasets/{id}"), None)
             .await;
