@@ -17,6 +17,13 @@ use crate::stores::{self, Cloud};
 /// Longest table name, in bytes.
 const MAX_TABLE_NAME: usize = 128;
 
+/// A table's row count, and the committed version it was read at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowCount {
+    pub rows: u64,
+    pub version: u64,
+}
+
 /// A folder (local path, `file://` URL, or a cloud URL: `s3://bucket/prefix`,
 /// `az://container/prefix`, `gs://bucket/prefix`) holding one Delta table per data set.
 #[derive(Clone)]
@@ -247,24 +254,30 @@ impl Lake {
         Ok(ctx)
     }
 
-    /// Rows in the latest version of `table`: the sum of the row counts the
-    /// Delta log keeps for each file (no data is read), or a count over the
-    /// data when a file has no statistics.
+    /// Rows in the latest version of `table` (see [`Lake::counted`]).
     pub async fn row_count(&self, table: &str) -> Result<u64, LakeError> {
+        Ok(self.counted(table).await?.rows)
+    }
+
+    /// Rows in the latest version of `table`, and that version: the sum of
+    /// the row counts the Delta log keeps for each file (no data is read),
+    /// or a count over the data when a file has no statistics.
+    pub async fn counted(&self, table: &str) -> Result<RowCount, LakeError> {
         let t = self.load_existing(table).await?;
+        let version = t.version().unwrap_or(0);
         let from_stats: Option<u64> = t
             .snapshot()?
             .log_data()
             .iter()
             .map(|f| f.num_records().map(|n| n as u64))
             .sum();
-        if let Some(n) = from_stats {
-            return Ok(n);
+        if let Some(rows) = from_stats {
+            return Ok(RowCount { rows, version });
         }
         let ctx = self.session_for(&t, SessionConfig::new())?;
         let provider = t.table_provider().await?;
-        let n = ctx.read_table(provider)?.count().await?;
-        Ok(n as u64)
+        let rows = ctx.read_table(provider)?.count().await? as u64;
+        Ok(RowCount { rows, version })
     }
 
     /// Deletes every file of `table` (data and log). `NotFound` when absent.

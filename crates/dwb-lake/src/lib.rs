@@ -27,7 +27,7 @@ pub use error::{LakeError, Unwritable};
 pub use files::{FileStream, TableFile};
 pub use infer::infer_schema;
 pub use ingest::{IngestReport, WriteMode};
-pub use lake::Lake;
+pub use lake::{Lake, RowCount};
 pub use parse::{BATCH_ROWS, MAX_ERRORS, MAX_LINE_BYTES};
 pub use query::{
     Filter, FilterOp, RowPage, RowQuery, Sort, DEFAULT_PAGE_SIZE, MAX_FILTERS, MAX_FILTER_VALUES,

@@ -1,7 +1,9 @@
 //! Ingest jobs: created with what they will do, fed a CSV file through a signed upload URL (staged in the lake's storage, streamed in bounded memory), then run in the background as Create, Append or Overwrite, each run a ledger event with the rows written.
 
 use dwb_lake::{LakeError, RowQuery, TableSchema, WriteMode};
-use dwb_store::{Dataset, IngestJob, IngestOperation, IngestStatus, JobOutcome, Workspace};
+use dwb_store::{
+    Dataset, IngestJob, IngestOperation, IngestStatus, JobOutcome, RowsChange, Workspace,
+};
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -402,8 +404,8 @@ pub(crate) async fn record_rows(
     d: &Dataset,
     w: &RowsWritten,
 ) -> Result<i64, DataError> {
-    let total = state.lake.row_count(&d.id.to_string()).await?;
-    let total = i64::try_from(total).unwrap_or(i64::MAX);
+    let counted = state.lake.counted(&d.id.to_string()).await?;
+    let total = i64::try_from(counted.rows).unwrap_or(i64::MAX);
     let written = i64::try_from(w.rows).unwrap_or(i64::MAX);
     let changed = (w.version != d.schema_version_id).then_some(w.version);
     let now = state.clock.now();
@@ -426,9 +428,14 @@ pub(crate) async fn record_rows(
     );
     e.detail =
         json!({"rows": written, "rowCount": total, "job": w.job, "schemaVersionId": w.version});
+    let change = RowsChange {
+        rows: total,
+        lake_version: i64::try_from(counted.version).ok(),
+        schema_version_id: changed,
+    };
     state
         .store
-        .set_dataset_rows(d.id, total, changed, &w.actor.name, now, e)
+        .set_dataset_rows(d.id, change, &w.actor.name, now, e)
         .await?;
     // Derived data sets are views of these rows: their counts follow.
     crate::sweep::recount(state, d, false, now).await?;

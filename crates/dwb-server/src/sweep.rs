@@ -6,7 +6,7 @@
 
 use dwb_core::Timestamp;
 use dwb_lake::RowQuery;
-use dwb_store::{Dataset, IngestJob, IngestOperation, IngestStatus, JobOutcome};
+use dwb_store::{Dataset, IngestJob, IngestOperation, IngestStatus, JobOutcome, RowsChange};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -216,6 +216,7 @@ pub(crate) async fn recount(
         return Ok(0);
     };
     let mut fixed = 0;
+    let mut counted_once = None;
     for d in state.store.datasets(ws.id).await? {
         let wanted = if d.id == base.id {
             with_base
@@ -229,8 +230,14 @@ pub(crate) async fn recount(
             page_size: 1,
             ..RowQuery::default()
         };
+        // The base table's version is read first (once): a derived count is
+        // of that version or a newer one, never older.
+        let counted = match counted_once {
+            Some(c) => c,
+            None => *counted_once.insert(state.lake.counted(&base.id.to_string()).await?),
+        };
         let rows = if d.id == base.id {
-            i64::try_from(state.lake.row_count(&d.id.to_string()).await?).unwrap_or(i64::MAX)
+            i64::try_from(counted.rows).unwrap_or(i64::MAX)
         } else {
             state.data().rows(&ws, &d, probe).await?.total_count
         };
@@ -258,11 +265,19 @@ pub(crate) async fn recount(
         e.detail = json!({"from": d.row_count, "to": rows});
         state
             .store
-            .set_dataset_rows(d.id, rows, None, &actor.name, now, e)
+            .set_dataset_rows(d.id, change(rows, counted.version), &actor.name, now, e)
             .await?;
         fixed += 1;
     }
     Ok(fixed)
+}
+
+fn change(rows: i64, version: u64) -> RowsChange {
+    RowsChange {
+        rows,
+        lake_version: i64::try_from(version).ok(),
+        schema_version_id: None,
+    }
 }
 
 /// Runs the sweeps: jobs every minute, the lake every hour, both at once at start.

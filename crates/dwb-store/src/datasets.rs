@@ -297,13 +297,22 @@ pub async fn dataset_by_id(pool: &AnyPool, d: Uuid) -> StoreResult<Option<Datase
     r.as_ref().map(dataset).transpose()
 }
 
-/// What an ingest changed of a base data set.
+/// What an ingest (or a recount) found of a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowsChange {
     pub rows: i64,
+    /// The Delta table version `rows` was counted at (of the base data
+    /// set's table, for a derived data set); `None` when unknown.
+    pub lake_version: Option<i64>,
     /// The new schema version (of it and its derived data sets), if it changed.
     pub schema_version_id: Option<Uuid>,
 }
 
+/// Records `change` and `event` in one transaction. The count is kept only
+/// when it was read at the same or a newer table version than the one
+/// recorded, so that of two nodes finishing writes at once the older count
+/// cannot land last; `Ok(false)` says a newer count stood (the event and a
+/// schema change are still recorded).
 pub async fn set_dataset_rows(
     pool: &AnyPool,
     d: Uuid,
@@ -311,19 +320,29 @@ pub async fn set_dataset_rows(
     by: &str,
     now: Timestamp,
     event: NewEvent,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let mut tx = pool.begin().await?;
     let touched = sqlx::query(
-        "UPDATE datasets SET row_count = $1, modified_by = $2, modified_at = $3 WHERE id = $4",
+        "UPDATE datasets SET row_count = $1, lake_version = COALESCE($2, lake_version), \
+         modified_by = $3, modified_at = $4 \
+         WHERE id = $5 AND ($2 IS NULL OR lake_version IS NULL OR lake_version <= $2)",
     )
     .bind(change.rows)
+    .bind(change.lake_version)
     .bind(by)
     .bind(now.millis())
     .bind(d.to_string())
     .execute(&mut *tx)
     .await?;
-    if touched.rows_affected() == 0 {
-        return Err(StoreError::NotFound("data set"));
+    let kept = touched.rows_affected() > 0;
+    if !kept {
+        let exists = sqlx::query("SELECT 1 FROM datasets WHERE id = $1")
+            .bind(d.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("data set"));
+        }
     }
     if let Some(v) = change.schema_version_id {
         sqlx::query(
@@ -336,7 +355,7 @@ pub async fn set_dataset_rows(
     }
     insert_event(&mut tx, &event).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(kept)
 }
 
 /// Deletes a data set, its derived data sets, and every service account's

@@ -18,6 +18,7 @@ use dwb_core::validate::Role;
 use dwb_core::Timestamp;
 use uuid::Uuid;
 
+pub use datasets::RowsChange;
 pub use error::StoreError;
 pub use jobs::{IngestJob, IngestOperation, IngestStatus, JobOutcome};
 pub use model::*;
@@ -165,18 +166,18 @@ pub trait Store: Send + Sync + 'static {
     async fn create_dataset(&self, d: &Dataset, event: NewEvent) -> StoreResult<()>;
     async fn datasets(&self, workspace_id: Uuid) -> StoreResult<Vec<Dataset>>;
     async fn dataset(&self, id: Uuid) -> StoreResult<Option<Dataset>>;
-    /// Records a base data set's new row count after an ingest and, when an
-    /// overwrite changed its schema version, the version of it and of its
-    /// derived data sets.
+    /// Records a data set's new row count after an ingest or a recount and,
+    /// when an overwrite changed its schema version, the version of it and
+    /// of its derived data sets. A count read at an older table version than
+    /// the one recorded is not kept: `Ok(false)`.
     async fn set_dataset_rows(
         &self,
         id: Uuid,
-        rows: i64,
-        schema_version_id: Option<Uuid>,
+        change: RowsChange,
         by: &str,
         now: Timestamp,
         event: NewEvent,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Deletes a data set and its derived data sets; returns the ids removed.
     async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>>;
 

@@ -22,7 +22,7 @@ use crate::{
     NewUser, NewWorkspace, RoleHolder, SchemaChange, SchemaRecord, SchemaVersion, ServiceAccount,
     Store, StoreError, StoreResult, StoredSigningKey, Tenant, User, Workspace,
 };
-use crate::{IngestJob, IngestStatus, JobOutcome};
+use crate::{IngestJob, IngestStatus, JobOutcome, RowsChange};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -945,19 +945,14 @@ impl Store for SqlStore {
     async fn set_dataset_rows(
         &self,
         id: Uuid,
-        rows: i64,
-        schema_version_id: Option<Uuid>,
+        change: RowsChange,
         by: &str,
         now: Timestamp,
         event: NewEvent,
-    ) -> StoreResult<()> {
-        self.bounded(async move {
-            let change = datasets::RowsChange {
-                rows,
-                schema_version_id,
-            };
-            datasets::set_dataset_rows(&self.pool, id, change, by, now, event).await
-        })
+    ) -> StoreResult<bool> {
+        self.bounded(datasets::set_dataset_rows(
+            &self.pool, id, change, by, now, event,
+        ))
         .await
     }
     async fn delete_dataset(&self, id: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>> {

@@ -8,7 +8,7 @@ use dwb_core::Timestamp;
 use dwb_store::testdb::fresh_database;
 use dwb_store::{
     migration_versions, Backend, Bootstrap, MemberTarget, NewEvent, NewSession, NewUser,
-    NewWorkspace, SqlStore, Store, StoreError,
+    NewWorkspace, RowsChange, SqlStore, Store, StoreError,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -27,6 +27,14 @@ fn ev(tenant: Uuid, ws: Option<Uuid>, at: i64, action: &str) -> NewEvent {
         resource_name: "x".into(),
         outcome: "success".into(),
         detail: json!({"n": at}),
+    }
+}
+
+fn rows(rows: i64, lake_version: i64, schema_version_id: Option<Uuid>) -> RowsChange {
+    RowsChange {
+        rows,
+        lake_version: Some(lake_version),
+        schema_version_id,
     }
 }
 
@@ -459,8 +467,7 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     store
         .set_dataset_rows(
             base.id,
-            42,
-            None,
+            rows(42, 3, None),
             "t",
             Timestamp(15),
             ev(tenant_id, Some(ws), 15, "DatasetIngested"),
@@ -472,8 +479,7 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     store
         .set_dataset_rows(
             base.id,
-            7,
-            Some(v2.id),
+            rows(7, 5, Some(v2.id)),
             "t",
             Timestamp(16),
             ev(tenant_id, Some(ws), 16, "DatasetOverwritten"),
@@ -485,6 +491,41 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
         assert_eq!(d.schema_version_id, v2.id, "{}", d.name);
     }
     assert_eq!(store.dataset(base.id).await.unwrap().unwrap().row_count, 7);
+    // A count read at an older table version (another node's, recorded
+    // late) does not replace a newer one; its event is still kept.
+    let late = ev(tenant_id, Some(ws), 17, "DatasetAppended");
+    let kept = store
+        .set_dataset_rows(base.id, rows(40, 4, None), "t", Timestamp(17), late)
+        .await
+        .unwrap();
+    assert!(!kept);
+    assert_eq!(store.dataset(base.id).await.unwrap().unwrap().row_count, 7);
+    let (newest, _) = store
+        .workspace_events(ws, Page::parse(Some(1), Some(1)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(newest[0].action, "DatasetAppended");
+    // The same version (a recount) and an unknown version are kept.
+    for (n, version) in [(8, Some(5)), (9, None)] {
+        let change = RowsChange {
+            rows: n,
+            lake_version: version,
+            schema_version_id: None,
+        };
+        let e = ev(tenant_id, Some(ws), 18, "DatasetRecounted");
+        assert!(store
+            .set_dataset_rows(base.id, change, "t", Timestamp(18), e)
+            .await
+            .unwrap());
+        assert_eq!(store.dataset(base.id).await.unwrap().unwrap().row_count, n);
+    }
+    let e = ev(tenant_id, Some(ws), 18, "DatasetRecounted");
+    assert!(matches!(
+        store
+            .set_dataset_rows(Uuid::new_v4(), rows(1, 9, None), "t", Timestamp(18), e)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(store.datasets(ws).await.unwrap().len(), 2);
 
     let account = store

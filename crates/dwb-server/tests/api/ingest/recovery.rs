@@ -248,8 +248,13 @@ async fn the_lake_sweep_removes_what_nothing_needs_and_nothing_else(backend: Bac
         detail: json!({}),
     };
     let base: Uuid = id.parse().unwrap();
+    let stale = dwb_store::RowsChange {
+        rows: 999,
+        lake_version: None,
+        schema_version_id: None,
+    };
     app.store
-        .set_dataset_rows(base, 999, None, "test", app.clock.now(), event("Stale"))
+        .set_dataset_rows(base, stale, "test", app.clock.now(), event("Stale"))
         .await
         .unwrap();
 

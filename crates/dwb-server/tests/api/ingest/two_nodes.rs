@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use dwb_core::Clock;
 use dwb_store::Backend;
 
 use super::{create, finished, ingest, into, put, rows, Admin, CSV};
@@ -76,12 +75,9 @@ async fn concurrent_appends_on_two_nodes_lose_no_rows(backend: Backend) {
         let page = rows(node, &admin, &id, json!({"pageSize": 1})).await;
         assert_eq!(page["pagination"]["totalCount"], expected, "{page}");
     }
-    // The catalogue's count is stored by each node after its commit, so two
-    // nodes finishing at once can leave the older count last (a known race,
-    // see the note); the lake sweep (hourly) puts it right.
-    dwb_server::sweep::sweep_lake(&one.state, one.clock.now())
-        .await
-        .unwrap();
+    // The catalogue's count is stored by each node after its commit, with
+    // the table version it was read at: the newest stands at once, whichever
+    // node recorded last.
     for node in [&one, &two] {
         let (status, d) = admin
             .call(node, "GET", &format!("/datasets/{id}"), None)
