@@ -21,5 +21,6 @@ mod openapi;
 mod ops;
 mod outage;
 mod portal;
+mod portal_matrix;
 mod portal_rows;
 mod python;
