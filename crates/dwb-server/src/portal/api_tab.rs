@@ -69,7 +69,7 @@ fn ops(state: &AppState) -> Ops<'_> {
     }
 }
 
-fn op_error(e: OpError) -> PageError {
+pub(crate) fn op_error(e: OpError) -> PageError {
     match e {
         OpError::Store(s) => s.into(),
         OpError::Invalid(e) => PageError::BadRequest(e.to_string()),

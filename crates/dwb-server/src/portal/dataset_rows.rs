@@ -3,6 +3,7 @@
 //! request (`write_rows`), then the page comes back with the new row count,
 //! or with the file's problems and nothing changed.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use dwb_core::policy::Action;
@@ -13,8 +14,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::error::PageError;
 use crate::portal::datasets::{data_error, show, AfterWrite, RowsQuery};
-use crate::portal::form::csrf_ok;
-use crate::portal::import::unreadable;
+use crate::portal::form::{csrf_multipart, unreadable};
 use crate::portal::session::SignedIn;
 use crate::portal::upload::{drain, refusal};
 use crate::portal::workspaces::open;
@@ -26,7 +26,7 @@ pub async fn add(
     State(state): State<AppState>,
     who: SignedIn,
     Path((id, ds)): Path<(String, String)>,
-    form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
     write(&state, &who, (&id, &ds), IngestOperation::Append, form).await
 }
@@ -36,7 +36,7 @@ pub async fn replace(
     State(state): State<AppState>,
     who: SignedIn,
     Path((id, ds)): Path<(String, String)>,
-    form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
     write(&state, &who, (&id, &ds), IngestOperation::Overwrite, form).await
 }
@@ -46,8 +46,9 @@ async fn write(
     who: &SignedIn,
     (id, ds): (&str, &str),
     operation: IngestOperation,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
+    let mut form = csrf_multipart(who, form).await?;
     let o = open(state, who, id, Action::ManageDatasets).await?;
     let ds_id: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
     let (ws, d) = access::dataset(
@@ -70,16 +71,11 @@ async fn write(
             d.name
         )));
     }
-    let mut csrf = None;
     let mut version = String::new();
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
         match field.name().unwrap_or("") {
-            "csrf" => csrf = Some(field.text().await.map_err(unreadable)?),
             "schema_version" => version = field.text().await.map_err(unreadable)?,
             "file" => {
-                if !csrf_ok(csrf.as_deref(), &who.csrf) {
-                    return Err(PageError::Csrf);
-                }
                 // Only a replace may bring another version; empty keeps the data set's.
                 let requested = match operation {
                     IngestOperation::Overwrite => version.parse::<Uuid>().ok(),

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::datasets::DataError;
 use crate::error::PageError;
+use crate::portal::api_tab::op_error;
 use crate::portal::lineage;
 use crate::portal::session::SignedIn;
 use crate::portal::views::SharedRow;
@@ -456,33 +457,38 @@ pub async fn revoke(
     let o = open(&state, &who, &id, Action::ManageServiceAccounts).await?;
     let ds: Uuid = ds.parse().map_err(|_| PageError::NotFound)?;
     let acct: Uuid = acct.parse().map_err(|_| PageError::NotFound)?;
+    match state.store.dataset(ds).await? {
+        Some(d) if d.workspace_id == o.ws.id => {}
+        _ => return Err(PageError::NotFound),
+    }
     let ops = crate::service_accounts::Ops {
         store: state.store.as_ref(),
         master: &state.master,
         now: state.clock.now(),
     };
-    let a = ops
-        .get(&o.ws, acct)
-        .await
-        .map_err(|_| PageError::NotFound)?;
+    let a = ops.get(&o.ws, acct).await.map_err(op_error)?;
     let Access::Datasets(mut ids) = a.access.clone() else {
         return Err(PageError::BadRequest(format!(
             "{} has access to all workspace data; change it in API management.",
             a.name
         )));
     };
+    let before = ids.len();
     ids.retain(|d| *d != ds);
-    ops.update(
-        &who.actor(),
-        &o.ws,
-        a.id,
-        None,
-        None,
-        Some(Access::Datasets(ids)),
-    )
-    .await
-    .map_err(|e| PageError::Internal(e.to_string()))?;
-    state.accounts.invalidate(a.id);
+    // Already not shared (a second click, or another admin was first): nothing to record.
+    if ids.len() != before {
+        ops.update(
+            &who.actor(),
+            &o.ws,
+            a.id,
+            None,
+            None,
+            Some(Access::Datasets(ids)),
+        )
+        .await
+        .map_err(op_error)?;
+        state.accounts.invalidate(a.id);
+    }
     let q = serde_urlencoded::to_string([("revoked", a.name.as_str())]).unwrap_or_default();
     Ok(
         axum::response::Redirect::to(&format!("/workspaces/{}/datasets/{ds}?{q}", o.ws.id))

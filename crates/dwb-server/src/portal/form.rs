@@ -2,7 +2,8 @@
 //! here, so every such request is refused unless it carries the CSRF token
 //! of the signed-in session.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use dwb_core::secret::constant_time_eq;
 use serde::de::DeserializeOwned;
 
@@ -34,6 +35,29 @@ pub async fn read_form<T: DeserializeOwned>(
         ))
     })?;
     Ok((form, csrf))
+}
+
+/// The upload could not be read as a form.
+pub(crate) fn unreadable<E>(_: E) -> PageError {
+    PageError::BadRequest("The upload could not be read. Reload the page and try again.".into())
+}
+
+/// An upload form (multipart), refused unless its first field is the
+/// session's CSRF token (the portal's forms put it first): checked before
+/// anything else of the request is looked at or recorded.
+pub async fn csrf_multipart(
+    who: &SignedIn,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Multipart, PageError> {
+    let mut form = form.map_err(unreadable)?;
+    let given = match form.next_field().await.map_err(unreadable)? {
+        Some(f) if f.name() == Some("csrf") => Some(f.text().await.map_err(unreadable)?),
+        _ => None,
+    };
+    if !csrf_ok(given.as_deref(), &who.csrf) {
+        return Err(PageError::Csrf);
+    }
+    Ok(form)
 }
 
 /// True when the form's token matches the expected one.

@@ -2,6 +2,7 @@
 //! into the lake as a new base data set; a refused file brings the catalogue
 //! back with the problems and the form as it was filled in.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use dwb_core::policy::Action;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::PageError;
 use crate::portal::datasets::{data_error, row_of, schema_versions};
-use crate::portal::form::csrf_ok;
+use crate::portal::form::{csrf_multipart, unreadable};
 use crate::portal::session::SignedIn;
 use crate::portal::upload::{drain, refusal};
 use crate::portal::views::{render, DatasetsPage, ImportForm, UploadError, WsView};
@@ -33,33 +34,24 @@ fn parse_tags(text: &str) -> Value {
     Value::Object(map)
 }
 
-/// The upload could not be read as a form.
-pub(crate) fn unreadable<E>(_: E) -> PageError {
-    PageError::BadRequest("The upload could not be read. Reload the page and try again.".into())
-}
-
 /// "Import CSV": the fields come first, then the file, which streams into
 /// the lake; the page's script shows the upload's progress.
 pub async fn import(
     State(state): State<AppState>,
     who: SignedIn,
     Path(id): Path<String>,
-    mut form: Multipart,
+    form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
+    let mut form = csrf_multipart(&who, form).await?;
     let o = open(&state, &who, &id, Action::ManageDatasets).await?;
-    let mut csrf = None;
     let mut typed = ImportForm::default();
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
         match field.name().unwrap_or("") {
-            "csrf" => csrf = Some(field.text().await.map_err(unreadable)?),
             "name" => typed.name = field.text().await.map_err(unreadable)?,
             "description" => typed.description = field.text().await.map_err(unreadable)?,
             "tags" => typed.tags = field.text().await.map_err(unreadable)?,
             "schema_version" => typed.version = field.text().await.map_err(unreadable)?,
             "file" => {
-                if !csrf_ok(csrf.as_deref(), &who.csrf) {
-                    return Err(PageError::Csrf);
-                }
                 let reader =
                     tokio_util::io::StreamReader::new(field.map_err(std::io::Error::other));
                 let result = state

@@ -280,6 +280,17 @@ async fn every_flow_of_the_api_management_tab(backend: Backend) {
     );
     let (_, body) = p.get(&acct).await;
     assert!(body.contains("0 selected data sets"));
+    // A second revoke (another admin was first) records nothing more; an
+    // unknown data set is not found and records nothing.
+    let page1 = dwb_core::paging::Page::parse(Some(1), Some(1)).unwrap();
+    let (_, before) = app.store.workspace_events(ws, page1).await.unwrap();
+    let revoke = |d: &str| format!("/workspaces/{ws}/datasets/{d}/revoke/{client_id}");
+    let (status, _) = p.post(&revoke(&dataset_id), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = p.post(&revoke(&Uuid::new_v4().to_string()), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, after) = app.store.workspace_events(ws, page1).await.unwrap();
+    assert_eq!(after, before);
 
     // Regenerate: the new secret once; the old one and the old script stop working.
     let (status, body) = p.post(&format!("{acct}/secret"), &[]).await;

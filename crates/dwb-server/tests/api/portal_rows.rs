@@ -130,6 +130,15 @@ async fn only_admins_write_rows_and_every_post_needs_its_csrf_token(backend: Bac
         }
     }
     assert_eq!(state_of(&app, &d).await, (5, 5, 0));
+    // A forged post from a session that has not opened the workspace yet
+    // leaves no trace at all: the token is checked before anything is recorded.
+    let fresh = app.signed_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let page1 = dwb_core::paging::Page::parse(Some(1), Some(1)).unwrap();
+    let (_, before) = app.store.workspace_events(ws.id, page1).await.unwrap();
+    let (status, _, _) = post_rows(&fresh, &app, &d, "add", &[("csrf", "forged")], MORE).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, after) = app.store.workspace_events(ws.id, page1).await.unwrap();
+    assert_eq!(after, before, "a forged upload recorded ledger events");
 
     // With its token, the admin's post adds the rows and lands on the page.
     let token = admin.csrf.clone();
