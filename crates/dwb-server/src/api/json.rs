@@ -4,6 +4,8 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::api::error::ApiError;
@@ -11,11 +13,15 @@ use crate::api::error::ApiError;
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
+            // A body that grew over the limit without announcing its length
+            // (chunked): axum's 413, which the app's layer answers in JSON
+            // with the limit, as it does for a declared length.
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(e.into_response()),
             Err(e) => Err(ApiError::BadRequest {
                 field: None,
                 message: match e {
@@ -24,7 +30,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     }
                     other => format!("the JSON body is not valid: {}", other.body_text()),
                 },
-            }),
+            }
+            .into_response()),
         }
     }
 }

@@ -741,6 +741,12 @@ async fn bodies_over_the_limit_get_413_with_a_json_message() {
             "{b}"
         );
     }
+    // The same body sent in chunks, with no length announced, is cut off at
+    // the limit with the same answer.
+    let url = format!("/api/v2/workspaces/{ws}/datasets/{id}/query");
+    let (status, body) = chunked_post(&app.base, &url, &admin, big.as_bytes()).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("larger than 1048576 bytes"), "{body}");
     // Just under the limit is read (and refused for what it says).
     let under = format!("{{\"x\": \"{}\"}}", "a".repeat(max - 20));
     let (s, b) = admin
@@ -947,3 +953,40 @@ async fn hostile_names_and_values_stay_data(backend: Backend) {
     }
 }
 on_both_stores!(hostile_names_and_values_stay_data);
+
+/// POSTs `body` with `Transfer-Encoding: chunked` (no Content-Length) over a
+/// raw connection; returns the status and the body of the answer.
+async fn chunked_post(base: &str, path: &str, who: &Admin, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Ocp-Apim-Subscription-Key: {}\r\nAuthorization: Bearer {}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        who.creds.key, who.token
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        let sent = async {
+            s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            s.write_all(chunk).await?;
+            s.write_all(b"\r\n").await
+        };
+        // The server may answer and close before the whole body is sent.
+        if sent.await.is_err() {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
