@@ -286,6 +286,7 @@ impl DataOps<'_> {
             .map_err(|e| invalid("name", e.message))?;
         let description = dwb_core::validate::Description::parse("description", description)
             .map_err(|e| invalid("description", e.message))?;
+        dwb_core::tags::check("tags", &tags).map_err(|e| invalid("tags", e.message))?;
         let id = Uuid::new_v4();
         // The head of the file serves inference and is then read again with the rest.
         let mut head = Vec::with_capacity(INFER_BYTES);

@@ -506,6 +506,25 @@ async fn the_portal_imports_a_csv_file(backend: Backend) {
         "{body}"
     );
     assert_eq!(app.store.datasets(ws).await.unwrap().len(), 1);
+    // Tags are bounded as on the API: 51 keys are refused, naming the field.
+    let tags: Vec<String> = (0..51).map(|i| format!("k{i}=v")).collect();
+    let tags = tags.join(", ");
+    let (ct, bytes) = multipart(
+        &[("csrf", &p.csrf), ("name", "Tagged"), ("tags", &tags)],
+        CSV,
+    );
+    let r = p
+        .client
+        .post(&url)
+        .header("content-type", ct)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("at most 50 tag keys, got 51"), "{body}");
+    assert_eq!(app.store.datasets(ws).await.unwrap().len(), 1);
     let (ct, bytes) = multipart(&[("csrf", "forged"), ("name", "X")], CSV);
     let r = p
         .client
