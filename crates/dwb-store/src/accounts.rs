@@ -107,7 +107,7 @@ pub async fn create(
     a: NewServiceAccount,
     event: NewEvent,
 ) -> StoreResult<ServiceAccount> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     sqlx::query(
         "INSERT INTO service_accounts (id, workspace_id, tenant_id, name, contact_email, access_kind, access_level, \
          secret_digest, secret_generation, secret_issued_at, secret_expires_at, api_key_digest, api_key_sealed, \
@@ -173,7 +173,7 @@ pub async fn update(
     now: Timestamp,
     event: NewEvent,
 ) -> StoreResult<ServiceAccount> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     let touched = sqlx::query(
         "UPDATE service_accounts SET name = COALESCE($1, name), contact_email = COALESCE($2, contact_email), \
          updated_at = $3 WHERE id = $4",
@@ -213,7 +213,7 @@ pub async fn regenerate(
     secret: NewSecret,
     event: NewEvent,
 ) -> StoreResult<ServiceAccount> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     let touched = sqlx::query(
         "UPDATE service_accounts SET secret_digest = $1, secret_generation = secret_generation + 1, \
          secret_issued_at = $2, secret_expires_at = $3, updated_at = $2 WHERE id = $4",
@@ -237,7 +237,7 @@ pub async fn regenerate(
 }
 
 pub async fn delete(pool: &AnyPool, account: Uuid, event: NewEvent) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     sqlx::query("DELETE FROM service_account_datasets WHERE account_id = $1")
         .bind(account.to_string())
         .execute(&mut *tx)
@@ -275,7 +275,7 @@ pub async fn last_change(pool: &AnyPool) -> StoreResult<i64> {
 }
 
 pub async fn record_last_used(pool: &AnyPool, uses: &[(Uuid, Timestamp)]) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     for (account, at) in uses {
         sqlx::query(
             "UPDATE service_accounts SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
@@ -296,7 +296,7 @@ const EVENTS_PER_INSERT: usize = 200;
 /// Appends many events in one transaction, many rows per statement: the
 /// batches of API-call events keep up with tens of thousands of calls a second.
 pub async fn append_events(pool: &AnyPool, events: &[NewEvent]) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     for chunk in events.chunks(EVENTS_PER_INSERT) {
         let tuples: Vec<String> = (0..chunk.len())
             .map(|i| {

@@ -126,7 +126,7 @@ pub async fn create_schema(
     s: NewSchema,
     event: NewEvent,
 ) -> StoreResult<SchemaRecord> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     sqlx::query(&format!(
         "INSERT INTO schemas ({SCHEMA_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
     ))
@@ -186,7 +186,7 @@ pub async fn add_schema_version(
     now: Timestamp,
     event: NewEvent,
 ) -> StoreResult<SchemaVersion> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     let touched = sqlx::query("UPDATE schemas SET updated_at = $1 WHERE id = $2")
         .bind(now.millis())
         .bind(schema.to_string())
@@ -217,7 +217,7 @@ pub async fn update_schema(
     now: Timestamp,
     event: NewEvent,
 ) -> StoreResult<SchemaRecord> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     if let Some(v) = c.default_version_id {
         let owner = sqlx::query("SELECT schema_id FROM schema_versions WHERE id = $1")
             .bind(v.to_string())
@@ -253,7 +253,7 @@ pub async fn update_schema(
 }
 
 pub async fn create_dataset(pool: &AnyPool, d: &Dataset, event: NewEvent) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     sqlx::query(&format!(
         "INSERT INTO datasets ({DATASET_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
@@ -321,7 +321,7 @@ pub async fn set_dataset_rows(
     now: Timestamp,
     event: NewEvent,
 ) -> StoreResult<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     let touched = sqlx::query(
         "UPDATE datasets SET row_count = $1, lake_version = COALESCE($2, lake_version), \
          modified_by = $3, modified_at = $4 \
@@ -361,7 +361,7 @@ pub async fn set_dataset_rows(
 /// Deletes a data set, its derived data sets, and every service account's
 /// share of them (logged as credential changes so caches follow).
 pub async fn delete_dataset(pool: &AnyPool, d: Uuid, event: NewEvent) -> StoreResult<Vec<Uuid>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     let derived = sqlx::query("SELECT id FROM datasets WHERE base_dataset_id = $1")
         .bind(d.to_string())
         .fetch_all(&mut *tx)

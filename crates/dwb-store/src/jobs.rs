@@ -143,7 +143,7 @@ fn job(r: &AnyRow) -> StoreResult<IngestJob> {
 }
 
 pub async fn create(pool: &AnyPool, j: &IngestJob, event: NewEvent) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::sql::begin_write(pool).await?;
     sqlx::query(&format!(
         "INSERT INTO ingest_jobs ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
          $12, $13, $14, $15, $16, $17, $18, $19)"

@@ -415,7 +415,7 @@ impl Store for SqlStore {
 
     async fn bootstrap(&self, first: Bootstrap) -> StoreResult<Option<BootstrapDone>> {
         self.bounded(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = begin_write(&self.pool).await?;
             let now = first.admin.now;
             let tenant = Tenant {
                 id: first.admin.tenant_id,
@@ -498,7 +498,7 @@ impl Store for SqlStore {
 
     async fn create_user(&self, new: NewUser, event: NewEvent) -> StoreResult<User> {
         self.bounded(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = begin_write(&self.pool).await?;
             let u = insert_user(&mut tx, &new).await?;
             insert_event(&mut tx, &event).await?;
             tx.commit().await?;
@@ -541,7 +541,7 @@ impl Store for SqlStore {
         event: NewEvent,
     ) -> StoreResult<()> {
         self.bounded(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = begin_write(&self.pool).await?;
             let done = sqlx::query(
                 "UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4",
             )
@@ -563,7 +563,7 @@ impl Store for SqlStore {
 
     async fn create_workspace(&self, ws: NewWorkspace, event: NewEvent) -> StoreResult<Workspace> {
         self.bounded(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = begin_write(&self.pool).await?;
             let w = insert_workspace(&mut tx, &ws).await?;
             insert_event(&mut tx, &event).await?;
             tx.commit().await?;
@@ -679,7 +679,7 @@ impl Store for SqlStore {
         event: NewEvent,
     ) -> StoreResult<User> {
         self.bounded(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = begin_write(&self.pool).await?;
             let u = match who {
                 MemberTarget::New(new) => insert_user(&mut tx, &new).await?,
                 MemberTarget::Existing(uid) => {
@@ -708,7 +708,7 @@ impl Store for SqlStore {
         event: NewEvent,
     ) -> StoreResult<()> {
         self.bounded(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = begin_write(&self.pool).await?;
             let current = lock_member(&mut tx, workspace_id, user_id).await?;
             if current == Role::Admin
                 && new_role != Role::Admin
@@ -738,7 +738,7 @@ impl Store for SqlStore {
         event: NewEvent,
     ) -> StoreResult<()> {
         self.bounded(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = begin_write(&self.pool).await?;
             let current = lock_member(&mut tx, workspace_id, user_id).await?;
             if current == Role::Admin && admin_count(&mut tx, workspace_id).await? <= 1 {
                 return Err(StoreError::LastAdmin);
@@ -991,5 +991,73 @@ impl Store for SqlStore {
         before: Timestamp,
     ) -> StoreResult<Vec<IngestJob>> {
         self.bounded(jobs::stale(&self.pool, status, before)).await
+    }
+}
+
+/// Begins a transaction that writes. On SQLite it takes the write lock at
+/// once (`BEGIN IMMEDIATE`), waiting up to the busy timeout for another
+/// writer (the command line, another pooled connection): a deferred
+/// transaction that reads first fails at once with "database is locked" when
+/// it then writes after another connection wrote, since SQLite cannot wait
+/// there without risking a deadlock.
+pub(crate) async fn begin_write(
+    pool: &AnyPool,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::testdb::fresh_database;
+
+    /// A transaction that reads and then writes while another connection
+    /// holds the write lock waits for it, then succeeds. (With a deferred
+    /// `BEGIN` its write fails at once: "database is locked".)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sqlite_writer_that_reads_first_waits_for_another_writer() {
+        let url = fresh_database(Backend::Sqlite).await.unwrap();
+        let store = SqlStore::connect(&url).await.unwrap();
+        let pool = store.pool.clone();
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut first = begin_write(&pool).await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        let second = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let mut tx = begin_write(&pool).await?;
+                let seen: i64 = sqlx::query("SELECT COUNT(*) AS n FROM t")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                sqlx::query("INSERT INTO t VALUES ($1)")
+                    .bind(seen + 10)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+        let rows: Vec<i64> = sqlx::query("SELECT n FROM t ORDER BY n")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get("n").unwrap())
+            .collect();
+        assert_eq!(rows, vec![1, 11], "the second saw the first's row");
     }
 }
