@@ -433,6 +433,21 @@ pub(crate) fn multipart(fields: &[(&str, &str)], file: &str) -> (String, Vec<u8>
     )
 }
 
+/// Posts a multipart body from `multipart` with the portal client's cookies.
+async fn send(
+    p: &crate::helpers::Portal,
+    url: &str,
+    (ct, bytes): (String, Vec<u8>),
+) -> reqwest::Response {
+    p.client
+        .post(url)
+        .header("content-type", ct)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn the_portal_imports_a_csv_file(backend: Backend) {
     let app = spawn_app(backend).await;
     let ws = app.demo.id;
@@ -452,14 +467,7 @@ async fn the_portal_imports_a_csv_file(backend: Backend) {
         ],
         CSV,
     );
-    let r = p
-        .client
-        .post(&url)
-        .header("content-type", ct)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
+    let r = send(&p, &url, (ct, bytes)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
         r.url().path().contains("/datasets/"),
@@ -484,14 +492,7 @@ async fn the_portal_imports_a_csv_file(backend: Backend) {
         ],
         broken,
     );
-    let r = p
-        .client
-        .post(&url)
-        .header("content-type", ct)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
+    let r = send(&p, &url, (ct, bytes)).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body = r.text().await.unwrap();
     assert!(
@@ -513,27 +514,13 @@ async fn the_portal_imports_a_csv_file(backend: Backend) {
         &[("csrf", &p.csrf), ("name", "Tagged"), ("tags", &tags)],
         CSV,
     );
-    let r = p
-        .client
-        .post(&url)
-        .header("content-type", ct)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
+    let r = send(&p, &url, (ct, bytes)).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let body = r.text().await.unwrap();
     assert!(body.contains("at most 50 tag keys, got 51"), "{body}");
     assert_eq!(app.store.datasets(ws).await.unwrap().len(), 1);
     let (ct, bytes) = multipart(&[("csrf", "forged"), ("name", "X")], CSV);
-    let r = p
-        .client
-        .post(&url)
-        .header("content-type", ct)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
+    let r = send(&p, &url, (ct, bytes)).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 on_both_stores!(the_portal_imports_a_csv_file);
