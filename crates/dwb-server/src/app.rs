@@ -138,6 +138,10 @@ async fn too_large_as_json(max: usize, req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
+        // What the client sends is read and dropped (up to 16 times the
+        // limit) before the answer: a connection closed with unread data is
+        // reset, and the client could lose the 413 on the way.
+        let _ = axum::body::to_bytes(req.into_body(), max.saturating_mul(16)).await;
         return too_large(oauth, max);
     }
     let resp = next.run(req).await;
