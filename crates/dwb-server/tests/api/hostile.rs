@@ -9,7 +9,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dwb_core::access::{Access, Level};
 use dwb_store::Backend;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -17,8 +16,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::accounts::{account, call, token, Creds};
 use crate::helpers::{spawn_app, TestApp};
+use crate::ingest::Admin;
 use crate::on_both_stores;
 
 /// `default` cases, or `PROPTEST_CASES` when set.
@@ -51,7 +50,7 @@ where
         let app = spawn_app(Backend::Sqlite).await;
         let admin = Admin::new(&app).await;
         let dataset = if with_data {
-            let version = admin.schema(&app, &columns()).await;
+            let version = admin.schema_with(&app, &columns()).await;
             let job = admin.ingest(&app, create("Readings", &version), CSV).await;
             assert_eq!(job["status"], "Succeeded", "{job}");
             job["datasetId"].as_str().unwrap().to_string()
@@ -81,31 +80,8 @@ struct Ctx {
 }
 
 /// An Admin account of the Demo workspace with a token.
-struct Admin {
-    ws: Uuid,
-    creds: Creds,
-    token: String,
-}
-
+/// Calls of the hostile-input tests on top of the ingest tests' `Admin`.
 impl Admin {
-    async fn new(app: &TestApp) -> Admin {
-        let ws = app.demo.id;
-        let creds = account(app, ws, Access::Workspace(Level::Admin)).await;
-        let token = token(app, &creds).await;
-        Admin { ws, creds, token }
-    }
-
-    async fn call(
-        &self,
-        app: &TestApp,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let path = format!("/workspaces/{}{path}", self.ws);
-        call(app, method, &path, &self.creds.key, &self.token, body).await
-    }
-
     /// Posts `body` as it is (any bytes) to `path` under the workspace.
     async fn post_raw(&self, app: &TestApp, path: &str, body: Vec<u8>) -> (StatusCode, String) {
         let r = reqwest::Client::new()
@@ -121,7 +97,7 @@ impl Admin {
     }
 
     /// Creates a schema with `columns`; answers its version 1.
-    async fn schema(&self, app: &TestApp, columns: &Value) -> String {
+    async fn schema_with(&self, app: &TestApp, columns: &Value) -> String {
         let body = json!({"name": format!("s{}", Uuid::new_v4().simple()), "columns": columns});
         let (status, s) = self.call(app, "POST", "/schemas/add", Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{s}");
@@ -543,7 +519,7 @@ fn csv_files_of_any_shape_are_ingested_or_rejected_by_line() {
 async fn with_data(backend: Backend) -> (TestApp, Admin, String) {
     let app = spawn_app(backend).await;
     let admin = Admin::new(&app).await;
-    let version = admin.schema(&app, &columns()).await;
+    let version = admin.schema_with(&app, &columns()).await;
     let job = admin.ingest(&app, create("Readings", &version), CSV).await;
     assert_eq!(job["status"], "Succeeded", "{job}");
     let id = job["datasetId"].as_str().unwrap().to_string();
@@ -849,7 +825,7 @@ async fn hostile_names_and_values_stay_data(backend: Backend) {
         .map(|n| json!({"name": n, "type": "String"}))
         .collect();
     cols.push(json!({"name": NAMES[6], "type": "Int64"}));
-    let version = admin.schema(&app, &json!(cols)).await;
+    let version = admin.schema_with(&app, &json!(cols)).await;
     let mut csv = NAMES.map(quoted).join(",") + "\n";
     for (i, row) in VALUES.iter().enumerate() {
         let cells: Vec<String> = row.iter().map(|v| quoted(v)).collect();

@@ -25,21 +25,22 @@ const MORE: &str = "Time,Channel,Value\n\
 2026-01-02T00:00:00Z,B,6.5\n\
 2026-01-02T01:00:00Z,A,7.5\n";
 
-/// An Admin account of the Demo workspace with a token.
-struct Admin {
-    ws: Uuid,
-    creds: Creds,
-    token: String,
+/// An Admin account of the Demo workspace with a token (hostile.rs adds
+/// its own calls to it).
+pub(crate) struct Admin {
+    pub(crate) ws: Uuid,
+    pub(crate) creds: Creds,
+    pub(crate) token: String,
 }
 
 impl Admin {
-    async fn new(app: &TestApp) -> Admin {
+    pub(crate) async fn new(app: &TestApp) -> Admin {
         let ws = app.demo.id;
         let creds = account(app, ws, Access::Workspace(Level::Admin)).await;
         let token = token(app, &creds).await;
         Admin { ws, creds, token }
     }
-    async fn call(
+    pub(crate) async fn call(
         &self,
         app: &TestApp,
         method: &str,
