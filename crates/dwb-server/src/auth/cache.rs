@@ -8,7 +8,7 @@
 //! store, so a revocation made meanwhile cannot be missed.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use dwb_core::jwt::Claims;
@@ -28,6 +28,10 @@ pub struct AccountCache {
     seen: AtomicI64,
     /// When the change log was last read; `None` before the first read.
     polled: RwLock<Option<std::time::Instant>>,
+    /// Counts invalidations. A store read that an invalidation overtook may
+    /// hold the account as it was before the change, so it is not kept
+    /// (it would otherwise serve a revoked secret until the next change).
+    epoch: AtomicU64,
 }
 
 impl AccountCache {
@@ -46,20 +50,30 @@ impl AccountCache {
                 return Ok(hit.clone());
             }
         }
+        let epoch = self.epoch.load(Ordering::SeqCst);
         let loaded = store.account_secrets(id).await?.map(Arc::new);
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
-        }
-        map.insert(id, loaded.clone());
+        self.remember(id, loaded.clone(), epoch);
         Ok(loaded)
     }
 
+    /// Keeps what a store read begun at `epoch` found, unless an
+    /// invalidation happened since.
+    fn remember(&self, id: Uuid, loaded: Option<Arc<AccountSecrets>>, epoch: u64) {
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock that invalidations take to remove entries.
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(id, loaded);
+    }
+
     pub fn invalidate(&self, id: Uuid) {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        map.remove(&id);
     }
 
     /// Whether the change log was read recently enough for cached entries
@@ -90,6 +104,7 @@ impl AccountCache {
             .await?;
         if let Some((last, _)) = changes.last() {
             let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            self.epoch.fetch_add(1, Ordering::SeqCst);
             for (_, id) in &changes {
                 map.remove(id);
             }
@@ -159,5 +174,69 @@ impl WorkspaceCache {
         }
         map.insert(id, (std::time::Instant::now(), ws.clone()));
         Ok(Some(ws))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dwb_core::access::{Access, Level};
+    use dwb_core::clock::Timestamp;
+    use dwb_store::ServiceAccount;
+
+    fn account(id: Uuid, generation: i64) -> Arc<AccountSecrets> {
+        let at = Timestamp(1_800_000_000_000);
+        Arc::new(AccountSecrets {
+            account: ServiceAccount {
+                id,
+                workspace_id: Uuid::nil(),
+                tenant_id: Uuid::nil(),
+                name: "reports".into(),
+                contact_email: "ops@example.org".into(),
+                access: Access::Workspace(Level::Reader),
+                secret_generation: generation,
+                secret_issued_at: at,
+                secret_expires_at: at,
+                created_by: "admin".into(),
+                created_at: at,
+                updated_at: at,
+                last_used_at: None,
+            },
+            secret_digest: format!("digest of generation {generation}"),
+            api_key_digest: "key digest".into(),
+        })
+    }
+
+    fn cached(cache: &AccountCache, id: Uuid) -> Option<Option<Arc<AccountSecrets>>> {
+        cache.entries.read().ok()?.get(&id).cloned()
+    }
+
+    #[test]
+    fn a_read_overtaken_by_an_invalidation_is_not_kept() {
+        let cache = AccountCache::default();
+        let id = Uuid::new_v4();
+        // A lookup reads generation 1 from the store; before it is kept, the
+        // secret is regenerated (this node's API or another node's change log).
+        let began = cache.epoch.load(Ordering::SeqCst);
+        cache.invalidate(id);
+        cache.remember(id, Some(account(id, 1)), began);
+        assert!(cached(&cache, id).is_none(), "the old generation was kept");
+        // A read begun after the change is kept.
+        let began = cache.epoch.load(Ordering::SeqCst);
+        cache.remember(id, Some(account(id, 2)), began);
+        let kept = cached(&cache, id)
+            .flatten()
+            .map(|a| a.account.secret_generation);
+        assert_eq!(kept, Some(2));
+    }
+
+    #[test]
+    fn a_read_of_a_missing_account_is_not_kept_past_its_creation() {
+        let cache = AccountCache::default();
+        let id = Uuid::new_v4();
+        let began = cache.epoch.load(Ordering::SeqCst);
+        cache.invalidate(id); // created meanwhile
+        cache.remember(id, None, began);
+        assert!(cached(&cache, id).is_none(), "'no such account' was kept");
     }
 }
