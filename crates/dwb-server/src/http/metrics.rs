@@ -29,8 +29,19 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The methods counted by name; any other (a client may send any token as a
+/// method) is counted as "other", so that clients cannot grow the series.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let method = METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other");
         let mut map = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let h = map
             .entry((method.to_string(), route.to_string(), status))
@@ -114,5 +125,19 @@ mod tests {
         ));
         assert!(text.contains("le=\"0.0025\"} 1"));
         assert!(text.contains("le=\"+Inf\"} 2"));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_series() {
+        let m = Metrics::default();
+        for i in 0..1000 {
+            m.observe(&format!("M{i}"), "unmatched", 405, 0.001);
+        }
+        m.observe("GET", "unmatched", 404, 0.001);
+        let series = m.series.lock().map(|s| s.len()).unwrap_or(0);
+        assert_eq!(series, 2);
+        assert!(m.render().contains(
+            "dwb_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 1000"
+        ));
     }
 }
