@@ -5,8 +5,10 @@ wrk (mixed.lua: tokens, the workspace, the catalogue, row queries, the
 management API) while a second account's secret is regenerated every few
 seconds, each time checking at once that the old secret and its tokens are
 refused and the new ones accepted. Samples the server's RSS and open file
-descriptors. Prints a report and exits non-zero on any unexpected answer,
-any request served with a revoked credential, or file-descriptor growth."""
+descriptors (RSS after each wrk run, by calls made, in the report). Prints
+a report and exits non-zero on any unexpected answer, any request served
+with a revoked credential, file-descriptor growth or RSS growth after the
+warm-up (the first tenth of the calls)."""
 
 import argparse
 import http.client
@@ -75,17 +77,24 @@ def make_dataset(ws_url, admin_h, rows):
 
 
 class Sampler(threading.Thread):
-    """RSS (MiB) and open file descriptors of the server every 2 s."""
+    """RSS (MiB), open file descriptors and pending ledger events (from
+    /metrics) of the server every 2 s."""
 
-    def __init__(self, pid):
+    def __init__(self, pid, base):
         super().__init__(daemon=True)
-        self.pid, self.samples, self.stop = pid, [], threading.Event()
+        self.pid, self.base, self.samples, self.stop = pid, base, [], threading.Event()
+        self.pending = []
 
     def sample(self):
         with open(f"/proc/{self.pid}/status") as f:
             rss = next(int(l.split()[1]) // 1024 for l in f if l.startswith("VmRSS:"))
         fds = len(os.listdir(f"/proc/{self.pid}/fd"))
         self.samples.append((time.time(), rss, fds))
+        try:
+            text = requests.get(f"{self.base}/metrics", timeout=5).text
+            self.pending.append(int(re.search(r"^dwb_usage_pending_events (\d+)", text, re.M).group(1)))
+        except (requests.RequestException, AttributeError):
+            pass
 
     def run(self):
         while not self.stop.wait(2):
@@ -138,7 +147,7 @@ def main():
     admin_h = headers(admin["apiKey"], admin_tok)
     dataset = make_dataset(a.ws_url, admin_h, int(a.rows))
 
-    sampler = Sampler(int(a.pid))
+    sampler = Sampler(int(a.pid), a.base)
     rotator = Rotator(a.base, a.ws_url, admin_h, victim, float(a.rotate_every))
     # Warm-up: a tenth of the calls, then the baseline for RSS and descriptors.
     calls = int(a.calls)
@@ -163,15 +172,23 @@ def main():
     sampler.start()
     rotator.start()
     started = time.time()
-    n, bad, rate, out = wrk(10)
-    sampler.sample()
+    done, unexpected, outputs, rate, curve = 0, 0, [], 0.0, []
+
+    def drive(until, step=120):
+        nonlocal done, unexpected, rate
+        while done < until:
+            seconds = 10 if rate == 0 else max(5, min(step, int((until - done) / rate) + 1))
+            n, bad, rate, out = wrk(seconds)
+            done, unexpected = done + n, unexpected + bad
+            outputs.append(out)
+            sampler.sample()
+            curve.append((done, sampler.samples[-1][1]))
+
+    # Warm-up: a tenth of the calls (caches, pools and allocator arenas fill),
+    # then the baseline for RSS and descriptors.
+    drive(calls // 10, step=60)
     base_t, base_rss, base_fds = sampler.samples[-1]
-    done, unexpected, outputs = n, bad, [out]
-    while done < calls:
-        left = calls - done
-        n, bad, rate, out = wrk(max(5, min(120, int(left / max(rate, 1.0)) + 1)))
-        done, unexpected = done + n, unexpected + bad
-        outputs.append(out)
+    drive(calls, step=60)
     rotator.stop.set()
     rotator.join()
     sampler.stop.set()
@@ -185,6 +202,9 @@ def main():
         "served_with_revoked_credential": rotator.revoked_served, "rotation_failures": rotator.failures,
         "rss_mib_after_warmup": base_rss, "rss_mib_end": end_rss, "rss_mib_peak": peak_rss,
         "fds_after_warmup": base_fds, "fds_end": end_fds,
+        "rss_mib_by_calls": curve,
+        "ledger_events_pending_max": max(sampler.pending, default=None),
+        "ledger_events_pending_end": sampler.pending[-1] if sampler.pending else None,
     }
     print(json.dumps(report, indent=2))
     if a.out:

@@ -94,7 +94,10 @@ impl Buffer {
 #[derive(Default)]
 pub struct Usage {
     pending: Mutex<Buffer>,
+    /// Dropped since the last report in the log.
     dropped: std::sync::atomic::AtomicU64,
+    /// Dropped since the start (for `/metrics`).
+    dropped_total: std::sync::atomic::AtomicU64,
 }
 
 impl Usage {
@@ -111,8 +114,7 @@ impl Usage {
             let e = p.pending(event);
             p.events.push(e);
         } else {
-            self.dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.count_dropped(1);
         }
     }
 
@@ -155,8 +157,7 @@ impl Usage {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, n = chunk.len(), "API ledger events refused by the store; dropped");
-                    self.dropped
-                        .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    self.count_dropped(chunk.len() as u64);
                 }
             }
             written += chunk.len();
@@ -184,10 +185,16 @@ impl Usage {
         if events.len() > MAX_PENDING {
             let over = events.len() - MAX_PENDING;
             events.truncate(MAX_PENDING);
-            self.dropped
-                .fetch_add(over as u64, std::sync::atomic::Ordering::Relaxed);
+            self.count_dropped(over as u64);
         }
         p.events = events;
+    }
+
+    fn count_dropped(&self, n: u64) {
+        self.dropped
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        self.dropped_total
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn report_dropped(&self) {
@@ -207,6 +214,24 @@ impl Usage {
             .unwrap_or_else(|p| p.into_inner())
             .events
             .len()
+    }
+
+    /// The buffer's gauges in the Prometheus text format: a store that
+    /// falls behind the calls shows as a growing number of pending events
+    /// (and the server's memory with it).
+    pub fn render_metrics(&self) -> String {
+        let dropped = self
+            .dropped_total
+            .load(std::sync::atomic::Ordering::Relaxed);
+        format!(
+            "# HELP dwb_usage_pending_events API ledger events waiting to be written to the store.\n\
+             # TYPE dwb_usage_pending_events gauge\n\
+             dwb_usage_pending_events {}\n\
+             # HELP dwb_usage_dropped_events_total API ledger events dropped (buffer full or refused by the store).\n\
+             # TYPE dwb_usage_dropped_events_total counter\n\
+             dwb_usage_dropped_events_total {dropped}\n",
+            self.pending()
+        )
     }
 }
 

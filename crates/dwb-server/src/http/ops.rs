@@ -37,7 +37,7 @@ fn unavailable(reason: &str) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render() + &state.usage.render_metrics(),
     )
         .into_response()
 }

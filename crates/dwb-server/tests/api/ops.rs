@@ -29,6 +29,11 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
     assert!(
         text.contains("dwb_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\"")
     );
+    assert!(text.contains("\ndwb_usage_pending_events "), "{text}");
+    assert!(
+        text.contains("\ndwb_usage_dropped_events_total 0\n"),
+        "{text}"
+    );
     app.store.close().await;
     let r = c.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
