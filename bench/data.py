@@ -83,6 +83,12 @@ def median_ms(fn, runs):
     return statistics.median(times)
 
 
+def page_target(name):
+    """The targets of a page query: #4's (data sets) and #6's (performance)."""
+    six = "≤ 1.5×" if "not clustered" in name else "≤ 1.0×"
+    return f"≤ 2× DuckDB (#4); {six} (#6)"
+
+
 def markdown(d):
     """The data section of docs/benchmarks.md from the JSON figures."""
     out = [
@@ -96,14 +102,14 @@ def markdown(d):
         "|---|---|---|---|---|",
         f"| CSV ingest (upload, validation, Parquet, commit) | {d['ingest_s']:.1f} s, "
         f"{d['ingest_rows_per_s']:,.0f} rows/s | `COPY (SELECT * FROM read_csv(…)) TO 'x.parquet'`: "
-        f"{d['duck_ingest_s']:.1f} s | {d['ingest_s'] / d['duck_ingest_s']:.2f}× | ≥ 1,000,000 rows/s |",
+        f"{d['duck_ingest_s']:.1f} s | {d['ingest_s'] / d['duck_ingest_s']:.2f}× | ≥ 1,000,000 rows/s (#4); ≤ 1.5× DuckDB's time (#6) |",
         f"| server peak RSS during the ingest | {d['ingest_peak_rss'] / 2**20:.0f} MiB | – | – | < 1 GiB |",
     ]
     for q in d["queries"]:
         out.append(
             f"| {q['name']}: {q['rows']} rows sorted by time, with the total count | {q['dwb_ms']:.1f} ms | "
             f"page: {q['duckdb_ms']:.1f} ms; page + count: {q['duckdb_with_count_ms']:.1f} ms | "
-            f"{q['dwb_ms'] / q['duckdb_ms']:.2f}×; {q['dwb_ms'] / q['duckdb_with_count_ms']:.2f}× | ≤ 2× DuckDB |")
+            f"{q['dwb_ms'] / q['duckdb_ms']:.2f}×; {q['dwb_ms'] / q['duckdb_with_count_ms']:.2f}× | {page_target(q['name'])} |")
     return "\n".join(out)
 
 
