@@ -149,7 +149,6 @@ def main():
 
     sampler = Sampler(int(a.pid), a.base)
     rotator = Rotator(a.base, a.ws_url, admin_h, victim, float(a.rotate_every))
-    # Warm-up: a tenth of the calls, then the baseline for RSS and descriptors.
     calls = int(a.calls)
     env = dict(os.environ,
                SOAK_WS_PATH=re.sub(r"^https?://[^/]+", "", a.ws_url),
@@ -174,10 +173,11 @@ def main():
     started = time.time()
     done, unexpected, outputs, rate, curve = 0, 0, [], 0.0, []
 
-    def drive(until, step=120):
+    def drive(until):
+        """wrk runs of at most a minute until `until` calls are made."""
         nonlocal done, unexpected, rate
         while done < until:
-            seconds = 10 if rate == 0 else max(5, min(step, int((until - done) / rate) + 1))
+            seconds = 10 if rate == 0 else max(5, min(60, int((until - done) / rate) + 1))
             n, bad, rate, out = wrk(seconds)
             done, unexpected = done + n, unexpected + bad
             outputs.append(out)
@@ -186,9 +186,9 @@ def main():
 
     # Warm-up: a tenth of the calls (caches, pools and allocator arenas fill),
     # then the baseline for RSS and descriptors.
-    drive(calls // 10, step=60)
-    base_t, base_rss, base_fds = sampler.samples[-1]
-    drive(calls, step=60)
+    drive(calls // 10)
+    _, base_rss, base_fds = sampler.samples[-1]
+    drive(calls)
     rotator.stop.set()
     rotator.join()
     sampler.stop.set()

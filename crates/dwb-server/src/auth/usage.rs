@@ -216,22 +216,10 @@ impl Usage {
             .len()
     }
 
-    /// The buffer's gauges in the Prometheus text format: a store that
-    /// falls behind the calls shows as a growing number of pending events
-    /// (and the server's memory with it).
-    pub fn render_metrics(&self) -> String {
-        let dropped = self
-            .dropped_total
-            .load(std::sync::atomic::Ordering::Relaxed);
-        format!(
-            "# HELP dwb_usage_pending_events API ledger events waiting to be written to the store.\n\
-             # TYPE dwb_usage_pending_events gauge\n\
-             dwb_usage_pending_events {}\n\
-             # HELP dwb_usage_dropped_events_total API ledger events dropped (buffer full or refused by the store).\n\
-             # TYPE dwb_usage_dropped_events_total counter\n\
-             dwb_usage_dropped_events_total {dropped}\n",
-            self.pending()
-        )
+    /// Events dropped since the start (buffer full, or refused by the store).
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -55,6 +55,18 @@ impl Metrics {
         }
     }
 
+    /// The HTTP series, then `values`: (name, type, help, value) of
+    /// gauges and counters kept elsewhere.
+    pub fn render_with(&self, values: &[(&str, &str, &str, u64)]) -> String {
+        let mut out = self.render();
+        for (name, kind, help, value) in values {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        }
+        out
+    }
+
     pub fn render(&self) -> String {
         let map = self
             .series

@@ -37,7 +37,22 @@ fn unavailable(reason: &str) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render() + &state.usage.render_metrics(),
+        // A store that falls behind the calls shows as a growing backlog
+        // of ledger events (and the server's memory with it).
+        state.metrics.render_with(&[
+            (
+                "dwb_usage_pending_events",
+                "gauge",
+                "API ledger events waiting to be written to the store.",
+                state.usage.pending() as u64,
+            ),
+            (
+                "dwb_usage_dropped_events_total",
+                "counter",
+                "API ledger events dropped (buffer full or refused by the store).",
+                state.usage.dropped_total(),
+            ),
+        ]),
     )
         .into_response()
 }

@@ -79,7 +79,6 @@ struct Ctx {
     dataset: Arc<str>,
 }
 
-/// An Admin account of the Demo workspace with a token.
 /// Calls of the hostile-input tests on top of the ingest tests' `Admin`.
 impl Admin {
     /// Posts `body` as it is (any bytes) to `path` under the workspace.
