@@ -923,26 +923,45 @@ impl Tab {
     }
 
     /// Waits for a new finished download ending in `ext`, and moves it aside
-    /// so that the next one is told apart.
+    /// so that the next one is told apart. Chromium reserves the final name
+    /// with an empty file while it writes `*.crdownload`, so a download is
+    /// finished only when no `.crdownload` is left and the file is non-empty
+    /// with the same size on two polls in a row.
     async fn downloaded(&self, ext: &str) -> PathBuf {
         let deadline = Instant::now() + PATIENCE;
+        let mut seen: Option<(PathBuf, u64)> = None;
         loop {
-            let done = std::fs::read_dir(&self.downloads)
+            let entries: Vec<PathBuf> = std::fs::read_dir(&self.downloads)
                 .into_iter()
                 .flatten()
                 .flatten()
                 .map(|e| e.path())
-                .find(|p| p.to_string_lossy().ends_with(ext));
-            if let Some(p) = done {
-                let name = p.file_name().map(|n| n.to_string_lossy().to_string());
-                let kept = self.downloads.with_file_name(format!(
-                    "{}-{}",
-                    uuid::Uuid::new_v4().simple(),
-                    name.unwrap_or_default()
-                ));
-                std::fs::rename(&p, &kept).expect("move the download aside");
-                return kept;
+                .collect();
+            let writing = entries
+                .iter()
+                .any(|p| p.to_string_lossy().ends_with(".crdownload"));
+            let candidate = entries
+                .into_iter()
+                .find(|p| p.to_string_lossy().ends_with(ext))
+                .and_then(|p| {
+                    let len = std::fs::metadata(&p).ok()?.len();
+                    Some((p, len))
+                })
+                .filter(|(_, len)| !writing && *len > 0);
+            if let (Some(now), Some(before)) = (&candidate, &seen) {
+                if now == before {
+                    let p = &now.0;
+                    let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+                    let kept = self.downloads.with_file_name(format!(
+                        "{}-{}",
+                        uuid::Uuid::new_v4().simple(),
+                        name.unwrap_or_default()
+                    ));
+                    std::fs::rename(p, &kept).expect("move the download aside");
+                    return kept;
+                }
             }
+            seen = candidate;
             if Instant::now() > deadline {
                 panic!(
                     "{}",
