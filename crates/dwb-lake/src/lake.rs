@@ -11,6 +11,7 @@ use url::Url;
 use deltalake::datafusion::catalog::TableProvider;
 use object_store::signer::Signer;
 
+use crate::counts::Counts;
 use crate::error::LakeError;
 use crate::stores::{self, Cloud};
 
@@ -41,6 +42,8 @@ pub struct Lake {
     signer: Option<Arc<dyn Signer>>,
     /// The query provider of each table's latest version seen.
     providers: Arc<Mutex<HashMap<String, Provided>>>,
+    /// Row counts of filtered queries, per table version and filter.
+    pub(crate) counts: Arc<Counts>,
 }
 
 /// A table version and the provider of its files.
@@ -115,6 +118,7 @@ impl Lake {
             runtime,
             signer,
             providers: Arc::default(),
+            counts: Arc::default(),
         })
     }
 
@@ -203,6 +207,7 @@ impl Lake {
         if let Ok(mut m) = self.providers.lock() {
             m.remove(table);
         }
+        self.counts.forget(table);
     }
 
     /// The provider built for `version` of `table`, if any.

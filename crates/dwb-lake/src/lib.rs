@@ -9,6 +9,7 @@
 
 mod backup;
 mod batch;
+mod counts;
 mod error;
 mod files;
 mod infer;

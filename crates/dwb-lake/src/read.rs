@@ -43,11 +43,32 @@ impl Lake {
         };
         let ctx = self.session_for(&t, config)?;
         let mut df = ctx.read_table(self.files_provider(table, &t, &ctx).await?)?;
+        // A committed version never changes: the count of one filter at one
+        // version is taken once, and paging through it costs the page only.
+        let version = t.version();
+        let filter_key = plan
+            .filter
+            .as_ref()
+            .map(|f| format!("{f:?}"))
+            .unwrap_or_default();
         if let Some(f) = plan.filter {
             df = df.filter(f)?;
         }
-        // The count and the page are two scans of the same filtered plan; they run at once.
-        let count = df.clone().count();
+        let known = self.counts.get(table, version, &filter_key);
+        // When not known, the count and the page are two scans of the same
+        // filtered plan; they run at once.
+        let count = {
+            let counted = df.clone();
+            let (counts, key) = (&self.counts, &filter_key);
+            async move {
+                if let Some(n) = known {
+                    return Ok(n);
+                }
+                let n = counted.count().await? as u64;
+                counts.put(table, version, key, n);
+                Ok::<u64, LakeError>(n)
+            }
+        };
         let offset = (plan.page_index - 1).saturating_mul(plan.page_size);
         if !plan.sort.is_empty() {
             df = df.sort(plan.sort)?;
@@ -57,7 +78,8 @@ impl Lake {
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
         let fetch = usize::try_from(plan.page_size).unwrap_or(usize::MAX);
         df = df.limit(skip, Some(fetch))?;
-        let (count, batches) = tokio::try_join!(count, df.collect())?;
+        let page = async { Ok::<_, LakeError>(df.collect().await?) };
+        let (count, batches) = tokio::try_join!(count, page)?;
         let total_count = i64::try_from(count).unwrap_or(i64::MAX);
         let total_pages = (total_count + plan.page_size - 1) / plan.page_size;
         let mut rows = Vec::new();

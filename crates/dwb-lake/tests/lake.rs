@@ -945,3 +945,40 @@ async fn a_second_handle_on_the_same_lake_sees_every_commit() {
         Err(LakeError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn the_total_count_of_a_filter_follows_every_new_version_on_every_handle() {
+    // Counts are remembered per (table version, filter): each commit, on
+    // this handle or another one on the same lake, must show in the next count.
+    let (dir, a) = lake();
+    let b = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let s = numbers(&a, 25).await;
+    let over_10 = || RowQuery {
+        page_size: 5,
+        filters: vec![filter("n", FilterOp::Greater, vec![json!(10)])],
+        ..RowQuery::default()
+    };
+    let total = |lake: Lake, q: RowQuery| {
+        let s = s.clone();
+        async move { lake.query("numbers", &s, &q).await.unwrap().total_count }
+    };
+    for lake in [&a, &b, &a, &b] {
+        assert_eq!(total(lake.clone(), over_10()).await, 15);
+    }
+    // Another filter is counted apart.
+    let mut over_20 = over_10();
+    over_20.filters[0].values = vec![json!(20)];
+    assert_eq!(total(a.clone(), over_20).await, 5);
+    let more = "n,s,even,d\n26,item-26,true,26.5\n27,item-27,false,27.5\n3,item-3,false,3.5\n";
+    ingest(&b, "numbers", &s, more, WriteMode::Append)
+        .await
+        .unwrap();
+    assert_eq!(total(a.clone(), over_10()).await, 17);
+    assert_eq!(total(b.clone(), over_10()).await, 17);
+    ingest(&a, "numbers", &s, more, WriteMode::Overwrite)
+        .await
+        .unwrap();
+    assert_eq!(total(b.clone(), over_10()).await, 2);
+    assert_eq!(total(a.clone(), over_10()).await, 2);
+    assert_eq!(total(a.clone(), RowQuery::default()).await, 3);
+}
