@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use deltalake::datafusion::config::ConfigOptions;
 use deltalake::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
@@ -44,6 +45,9 @@ pub struct Lake {
     providers: Arc<Mutex<HashMap<String, Provided>>>,
     /// Row counts of filtered queries, per table version and filter.
     pub(crate) counts: Arc<Counts>,
+    /// DataFusion settings from `DATAFUSION_*` environment variables, read
+    /// once at open: they override dwb's own choices in every query.
+    settings: Arc<Vec<(String, String)>>,
 }
 
 /// A table version and the provider of its files.
@@ -111,6 +115,7 @@ impl Lake {
         }
         let runtime = RuntimeEnvBuilder::new().build_arc()?;
         let signer = stores::signer(&root, &options)?;
+        let settings = Arc::new(settings_from(|var| std::env::var(var).ok())?);
         Ok(Lake {
             root,
             options,
@@ -119,6 +124,7 @@ impl Lake {
             signer,
             providers: Arc::default(),
             counts: Arc::default(),
+            settings,
         })
     }
 
@@ -247,13 +253,20 @@ impl Lake {
     pub(crate) fn session_for(
         &self,
         t: &DeltaTable,
-        config: SessionConfig,
+        one_partition: bool,
     ) -> Result<SessionContext, LakeError> {
         // Filters are evaluated while Parquet pages are decoded (the most
         // selective first), so columns of rows filtered out are not built.
-        let config = config
+        let mut config = SessionConfig::new()
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        for (key, value) in self.settings.iter() {
+            // Checked when the lake was opened.
+            config.options_mut().set(key, value)?;
+        }
+        if one_partition {
+            config = config.with_target_partitions(1);
+        }
         let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
         t.update_datafusion_session(&ctx.state())?;
         Ok(ctx)
@@ -279,7 +292,7 @@ impl Lake {
         if let Some(rows) = from_stats {
             return Ok(RowCount { rows, version });
         }
-        let ctx = self.session_for(&t, SessionConfig::new())?;
+        let ctx = self.session_for(&t, false)?;
         let provider = t.table_provider().await?;
         let rows = ctx.read_table(provider)?.count().await? as u64;
         Ok(RowCount { rows, version })
@@ -299,5 +312,55 @@ impl Lake {
             .with_storage_options(self.options.clone())
             .build()?
             .object_store())
+    }
+}
+
+/// The DataFusion settings given as environment variables: each setting
+/// `datafusion.a.b_c` is read from `DATAFUSION_A_B_C` (DataFusion's own
+/// naming), e.g. `DATAFUSION_EXECUTION_TARGET_PARTITIONS=1`. A value that
+/// DataFusion refuses is an error naming the variable.
+fn settings_from(var: impl Fn(&str) -> Option<String>) -> Result<Vec<(String, String)>, LakeError> {
+    let mut check = ConfigOptions::default();
+    let mut settings = Vec::new();
+    for entry in ConfigOptions::default().entries() {
+        let name = entry.key.to_uppercase().replace('.', "_");
+        if let Some(value) = var(&name) {
+            check
+                .set(&entry.key, &value)
+                .map_err(|e| LakeError::bad(&name, format!("DataFusion refuses {value:?}: {e}")))?;
+            settings.push((entry.key, value));
+        }
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datafusion_settings_come_from_their_variables_and_bad_values_are_named() {
+        let none = settings_from(|_| None).unwrap();
+        assert!(none.is_empty());
+        let one = settings_from(|v| {
+            (v == "DATAFUSION_EXECUTION_TARGET_PARTITIONS").then(|| "1".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            one,
+            vec![(
+                "datafusion.execution.target_partitions".to_string(),
+                "1".to_string()
+            )]
+        );
+        let bad = settings_from(|v| {
+            (v == "DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS").then(|| "maybe".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS") && bad.contains("maybe"),
+            "{bad}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use deltalake::datafusion::datasource::file_format::parquet::ParquetFormat;
 use deltalake::datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use deltalake::datafusion::prelude::{ident, SessionConfig, SessionContext};
+use deltalake::datafusion::prelude::{ident, SessionContext};
 use deltalake::DeltaTable;
 use serde_json::{Map, Number, Value as Json};
 
@@ -36,12 +36,7 @@ impl Lake {
         let t = self.load_existing(table).await?;
         crate::ingest::check_same_columns(&t, schema)?;
         // Without a sort, one partition keeps the scan order stable from page to page.
-        let config = if plan.sort.is_empty() {
-            SessionConfig::new().with_target_partitions(1)
-        } else {
-            SessionConfig::new()
-        };
-        let ctx = self.session_for(&t, config)?;
+        let ctx = self.session_for(&t, plan.sort.is_empty())?;
         let mut df = ctx.read_table(self.files_provider(table, &t, &ctx).await?)?;
         // A committed version never changes: the count of one filter at one
         // version is taken once, and paging through it costs the page only.
