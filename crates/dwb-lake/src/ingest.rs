@@ -15,6 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::cluster;
 use crate::error::LakeError;
 use crate::lake::Lake;
 use crate::parse::{self, BATCH_ROWS};
@@ -22,6 +23,9 @@ use crate::schema::TableSchema;
 
 /// Batches per Parquet file (about one million rows).
 const BATCHES_PER_FILE: usize = 16;
+/// Most bytes of batches held to be clustered into one file: wide rows make
+/// smaller files rather than more memory.
+const MAX_CLUSTER_BYTES: usize = 64 * 1024 * 1024;
 /// Bytes of the source handed to the parser at a time.
 const CHUNK_BYTES: usize = 1024 * 1024;
 
@@ -159,23 +163,35 @@ struct Staged {
     adds: Vec<Add>,
     batches_in_file: usize,
     rows: u64,
+    /// The key columns each file is clustered on (see `cluster`); empty
+    /// when the schema has no key, and batches are then written as they come.
+    key: Vec<usize>,
+    /// The next file's batches, held until it is full to be clustered.
+    pending: Vec<RecordBatch>,
+    pending_bytes: usize,
 }
 
 impl Staged {
     fn new(lake: &Lake, url: &Url, schema: &TableSchema) -> Result<Self, LakeError> {
-        let props = WriterProperties::builder()
+        let key = cluster::key_columns(schema);
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(BATCH_ROWS))
-            .build();
+            .set_max_row_group_row_count(Some(BATCH_ROWS));
+        if !key.is_empty() {
+            props = props.set_sorting_columns(Some(cluster::sorting_columns(&key)));
+        }
         let options = Some(lake.options().clone());
         let writer =
             RecordBatchWriter::try_new(url.as_str(), schema.arrow_schema(), None, options)?
-                .with_writer_properties(props);
+                .with_writer_properties(props.build());
         Ok(Staged {
             writer,
             adds: Vec::new(),
             batches_in_file: 0,
             rows: 0,
+            key,
+            pending: Vec::new(),
+            pending_bytes: 0,
         })
     }
 
@@ -187,7 +203,15 @@ impl Staged {
         R: tokio::io::AsyncRead + Unpin + Send,
     {
         let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(4);
-        let (batch_tx, mut batch_rx) = mpsc::channel::<RecordBatch>(2);
+        // While a clustered file is sorted and encoded, the parser goes on
+        // with the next one: room for a file's batches (bounded in bytes).
+        let room = if self.key.is_empty() {
+            2
+        } else {
+            cluster::batches_within(schema, MAX_CLUSTER_BYTES, BATCH_ROWS)
+                .clamp(2, BATCHES_PER_FILE)
+        };
+        let (batch_tx, mut batch_rx) = mpsc::channel::<RecordBatch>(room);
         let owned = schema.clone();
         let parser =
             tokio::task::spawn_blocking(move || parse::parse_csv(chunk_rx, &owned, batch_tx));
@@ -232,6 +256,14 @@ impl Staged {
     }
 
     async fn write_batch(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
+        if !self.key.is_empty() {
+            self.pending_bytes += batch.get_array_memory_size();
+            self.pending.push(batch);
+            if self.pending.len() >= BATCHES_PER_FILE || self.pending_bytes >= MAX_CLUSTER_BYTES {
+                self.write_clustered_file().await?;
+            }
+            return Ok(());
+        }
         self.writer.write(batch).await?;
         self.batches_in_file += 1;
         if self.batches_in_file >= BATCHES_PER_FILE {
@@ -241,14 +273,30 @@ impl Staged {
         Ok(())
     }
 
+    /// Writes the held batches as one file sorted on the key.
+    async fn write_clustered_file(&mut self) -> Result<(), LakeError> {
+        let batches = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        if batches.is_empty() {
+            return Ok(());
+        }
+        for batch in cluster::clustered(batches, &self.key, BATCH_ROWS)? {
+            self.writer.write(batch).await?;
+        }
+        self.adds.extend(self.writer.flush().await?);
+        Ok(())
+    }
+
     /// Closes the last file; returns every file written.
     async fn finish(&mut self) -> Result<Vec<Add>, LakeError> {
+        self.write_clustered_file().await?;
         self.adds.extend(self.writer.flush().await?);
         Ok(self.adds.clone())
     }
 
     /// Deletes everything written so far (best effort: failures are logged).
     async fn abandon(&mut self, store: &dyn ObjectStore) {
+        self.pending.clear();
         match self.writer.flush().await {
             Ok(more) => self.adds.extend(more),
             Err(e) => tracing::warn!(error = %e, "closing abandoned parquet files failed"),

@@ -9,6 +9,7 @@
 
 mod backup;
 mod batch;
+mod cluster;
 mod counts;
 mod error;
 mod files;

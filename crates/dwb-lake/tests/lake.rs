@@ -982,3 +982,91 @@ async fn the_total_count_of_a_filter_follows_every_new_version_on_every_handle()
     assert_eq!(total(a.clone(), over_10()).await, 2);
     assert_eq!(total(a.clone(), RowQuery::default()).await, 3);
 }
+
+/// The `k` values of every Parquet file of `table`, file by file, and
+/// whether each file's row groups declare `sorting_columns` on column 0.
+fn files_of(dir: &TempDir, table: &str) -> Vec<(Vec<i64>, bool)> {
+    use deltalake::arrow::array::{Array, Int64Array};
+    use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.path().join(table)).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let b = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap()).unwrap();
+        let declared = b.metadata().row_groups().iter().all(|rg| {
+            rg.sorting_columns().is_some_and(|s| {
+                s.len() == 1 && s[0].column_idx == 0 && !s[0].descending && !s[0].nulls_first
+            })
+        });
+        let mut ks = Vec::new();
+        for batch in b.build().unwrap() {
+            let batch = batch.unwrap();
+            let k = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            ks.extend((0..k.len()).map(|i| k.value(i)));
+        }
+        out.push((ks, declared));
+    }
+    out
+}
+
+#[tokio::test]
+async fn files_are_clustered_on_the_key_and_sorted_pages_stay_right_when_files_overlap() {
+    let (dir, lake) = lake();
+    let mut k = Column::new("k", ColumnType::Int64);
+    k.key = true;
+    let s = TableSchema::new(vec![k, Column::new("v", ColumnType::String)]).unwrap();
+    // Keys out of order (a permutation of 0..1000), then an append of 500..1500 out of order.
+    let csv = |range: std::ops::Range<i64>| {
+        let n = range.end - range.start;
+        let mut csv = String::from("k,v\n");
+        for i in 0..n {
+            let key = range.start + (i * 7919) % n;
+            csv.push_str(&format!("{key},v{key}\n"));
+        }
+        csv
+    };
+    ingest(&lake, "t", &s, &csv(0..1000), WriteMode::Create)
+        .await
+        .unwrap();
+    ingest(&lake, "t", &s, &csv(500..1500), WriteMode::Append)
+        .await
+        .unwrap();
+    let files = files_of(&dir, "t");
+    assert_eq!(files.len(), 2);
+    for (ks, declared) in &files {
+        assert!(*declared, "the file declares its order");
+        assert!(ks.is_sorted(), "the file's rows are in key order");
+    }
+    let mut all: Vec<i64> = (0..1000).chain(500..1500).collect();
+    all.sort_unstable();
+    let page = |i: i64, descending: bool, filters: Vec<Filter>| RowQuery {
+        page_index: i,
+        page_size: 100,
+        filters,
+        sort: Some(Sort {
+            column: "k".into(),
+            descending,
+        }),
+        ..RowQuery::default()
+    };
+    let keys = |rows: Vec<serde_json::Map<String, Value>>| -> Vec<i64> {
+        rows.iter().map(|r| r["k"].as_i64().unwrap()).collect()
+    };
+    let mut seen = Vec::new();
+    for i in 1..=20 {
+        let p = lake.query("t", &s, &page(i, false, vec![])).await.unwrap();
+        assert_eq!(p.total_count, 2000);
+        seen.extend(keys(p.rows));
+    }
+    assert_eq!(seen, all);
+    let last = lake.query("t", &s, &page(1, true, vec![])).await.unwrap();
+    let want: Vec<i64> = all.iter().rev().take(100).copied().collect();
+    assert_eq!(keys(last.rows), want);
+    let from_990 = vec![filter("k", FilterOp::GreaterOrEqual, vec![json!(990)])];
+    let p = lake.query("t", &s, &page(1, false, from_990)).await.unwrap();
+    let want: Vec<i64> = all.iter().filter(|&&k| k >= 990).take(100).copied().collect();
+    assert_eq!(keys(p.rows), want);
+    assert_eq!(p.total_count, 520);
+}
