@@ -653,7 +653,8 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     ));
     let page = |size| dwb_core::paging::Page { index: 1, size };
     let (_, before) = store.workspace_events(ws, page(1)).await.unwrap();
-    // Batches span several multi-row statements (200 rows each) in one transaction.
+    // Batches span several multi-row statements (32 rows each, the rest one
+    // row at a time) in one transaction.
     let calls: Vec<_> = (0..450)
         .map(|i| {
             let mut e = ev(tenant_id, Some(ws), 1000 + i, "ApiCall");
@@ -669,6 +670,12 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     let names: Vec<_> = events.iter().map(|e| e.resource_name.as_str()).collect();
     assert_eq!(names, ["call 449", "call 448", "call 447"], "newest first");
     assert_eq!(events[0].detail["quote"], "it's; \"fine\"");
+    let (all, _) = store.workspace_events(ws, page(450)).await.unwrap();
+    let ns: Vec<i64> = all
+        .iter()
+        .map(|e| e.detail["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, (0..450).rev().collect::<Vec<_>>(), "every event, once");
 }
 
 #[tokio::test]
