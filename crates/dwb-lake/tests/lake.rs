@@ -1003,7 +1003,11 @@ fn files_of(dir: &TempDir, table: &str) -> Vec<(Vec<i64>, bool)> {
         let mut ks = Vec::new();
         for batch in b.build().unwrap() {
             let batch = batch.unwrap();
-            let k = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            let k = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
             ks.extend((0..k.len()).map(|i| k.value(i)));
         }
         out.push((ks, declared));
@@ -1065,8 +1069,16 @@ async fn files_are_clustered_on_the_key_and_sorted_pages_stay_right_when_files_o
     let want: Vec<i64> = all.iter().rev().take(100).copied().collect();
     assert_eq!(keys(last.rows), want);
     let from_990 = vec![filter("k", FilterOp::GreaterOrEqual, vec![json!(990)])];
-    let p = lake.query("t", &s, &page(1, false, from_990)).await.unwrap();
-    let want: Vec<i64> = all.iter().filter(|&&k| k >= 990).take(100).copied().collect();
+    let p = lake
+        .query("t", &s, &page(1, false, from_990))
+        .await
+        .unwrap();
+    let want: Vec<i64> = all
+        .iter()
+        .filter(|&&k| k >= 990)
+        .take(100)
+        .copied()
+        .collect();
     assert_eq!(keys(p.rows), want);
     assert_eq!(p.total_count, 520);
 }
