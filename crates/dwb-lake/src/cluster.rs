@@ -112,7 +112,7 @@ fn in_key_order(batches: &[RecordBatch], key: &[usize]) -> Result<bool, ArrowErr
         if rows.iter().zip(rows.iter().skip(1)).any(|(a, b)| a > b) {
             return Ok(false);
         }
-        if let Some(r) = rows.iter().last() {
+        if let Some(r) = rows.iter().next_back() {
             last = Some(r.owned());
         }
     }
