@@ -45,9 +45,9 @@ pub struct Lake {
     providers: Arc<Mutex<HashMap<String, Provided>>>,
     /// Row counts of filtered queries, per table version and filter.
     pub(crate) counts: Arc<Counts>,
-    /// DataFusion settings from `DATAFUSION_*` environment variables, read
-    /// once at open: they override dwb's own choices in every query.
-    settings: Arc<Vec<(String, String)>>,
+    /// Every query's DataFusion settings, built once at open: dwb's own
+    /// choices, overridden by `DATAFUSION_*` environment variables.
+    config: SessionConfig,
 }
 
 /// A table version and the provider of its files.
@@ -115,7 +115,7 @@ impl Lake {
         }
         let runtime = RuntimeEnvBuilder::new().build_arc()?;
         let signer = stores::signer(&root, &options)?;
-        let settings = Arc::new(settings_from(|var| std::env::var(var).ok())?);
+        let config = query_config(&settings_from(|var| std::env::var(var).ok())?)?;
         Ok(Lake {
             root,
             options,
@@ -124,7 +124,7 @@ impl Lake {
             signer,
             providers: Arc::default(),
             counts: Arc::default(),
-            settings,
+            config,
         })
     }
 
@@ -255,15 +255,7 @@ impl Lake {
         t: &DeltaTable,
         one_partition: bool,
     ) -> Result<SessionContext, LakeError> {
-        // Filters are evaluated while Parquet pages are decoded (the most
-        // selective first), so columns of rows filtered out are not built.
-        let mut config = SessionConfig::new()
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-            .set_bool("datafusion.execution.parquet.reorder_filters", true);
-        for (key, value) in self.settings.iter() {
-            // Checked when the lake was opened.
-            config.options_mut().set(key, value)?;
-        }
+        let mut config = self.config.clone();
         if one_partition {
             config = config.with_target_partitions(1);
         }
@@ -315,6 +307,19 @@ impl Lake {
     }
 }
 
+/// dwb's DataFusion settings under `settings` (see [`settings_from`]).
+fn query_config(settings: &[(String, String)]) -> Result<SessionConfig, LakeError> {
+    // Filters are evaluated while Parquet pages are decoded (the most
+    // selective first), so columns of rows filtered out are not built.
+    let mut config = SessionConfig::new()
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.parquet.reorder_filters", true);
+    for (key, value) in settings {
+        config.options_mut().set(key, value)?;
+    }
+    Ok(config)
+}
+
 /// The DataFusion settings given as environment variables: each setting
 /// `datafusion.a.b_c` is read from `DATAFUSION_A_B_C` (DataFusion's own
 /// naming), e.g. `DATAFUSION_EXECUTION_TARGET_PARTITIONS=1`. A value that
@@ -327,7 +332,7 @@ fn settings_from(var: impl Fn(&str) -> Option<String>) -> Result<Vec<(String, St
         if let Some(value) = var(&name) {
             check
                 .set(&entry.key, &value)
-                .map_err(|e| LakeError::bad(&name, format!("DataFusion refuses {value:?}: {e}")))?;
+                .map_err(|e| LakeError::bad(&name, format!("DataFusion refuses {value:?} ({e}); set a value it accepts or unset the variable")))?;
             settings.push((entry.key, value));
         }
     }
