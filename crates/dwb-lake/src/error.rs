@@ -100,6 +100,12 @@ impl From<deltalake::ObjectStoreError> for LakeError {
     }
 }
 
+impl From<deltalake::parquet::errors::ParquetError> for LakeError {
+    fn from(e: deltalake::parquet::errors::ParquetError) -> Self {
+        storage(e.to_string())
+    }
+}
+
 impl From<std::io::Error> for LakeError {
     fn from(e: std::io::Error) -> Self {
         storage(e.to_string())

@@ -15,6 +15,7 @@ use object_store::signer::Signer;
 use crate::counts::Counts;
 use crate::error::LakeError;
 use crate::stores::{self, Cloud};
+use crate::tally::Tallies;
 
 /// Longest table name, in bytes.
 const MAX_TABLE_NAME: usize = 128;
@@ -45,6 +46,8 @@ pub struct Lake {
     providers: Arc<Mutex<HashMap<String, Provided>>>,
     /// Row counts of filtered queries, per table version and filter.
     pub(crate) counts: Arc<Counts>,
+    /// Footers and value counts that count filtered rows without a scan.
+    pub(crate) tallies: Arc<Tallies>,
     /// Every query's DataFusion settings, built once at open: dwb's own
     /// choices, overridden by `DATAFUSION_*` environment variables.
     config: SessionConfig,
@@ -124,6 +127,7 @@ impl Lake {
             signer,
             providers: Arc::default(),
             counts: Arc::default(),
+            tallies: Arc::default(),
             config,
         })
     }
@@ -214,6 +218,7 @@ impl Lake {
             m.remove(table);
         }
         self.counts.forget(table);
+        self.tallies.forget(table);
     }
 
     /// The provider built for `version` of `table`, if any.

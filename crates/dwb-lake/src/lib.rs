@@ -22,6 +22,7 @@ mod read;
 mod schema;
 mod stores;
 mod sweep;
+mod tally;
 mod values;
 
 pub use backup::TableCopy;

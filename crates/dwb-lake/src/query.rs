@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 
 use crate::error::LakeError;
 use crate::schema::{Column, ColumnType, TableSchema};
+use crate::tally::Conjunct;
 use crate::values::{self, Value};
 
 /// Rows per page when the request says 0.
@@ -116,6 +117,8 @@ pub(crate) struct Plan<'s> {
     /// Returned columns, in order.
     pub columns: Vec<&'s Column>,
     pub filter: Option<Expr>,
+    /// The filter's conditions, one per API filter (their conjunction is `filter`).
+    pub conjuncts: Vec<Conjunct>,
     pub sort: Vec<SortExpr>,
 }
 
@@ -171,8 +174,18 @@ impl RowQuery {
             ));
         }
         let mut filter: Option<Expr> = None;
+        let mut conjuncts = Vec::with_capacity(self.filters.len());
         for (i, f) in self.filters.iter().enumerate() {
-            let e = filter_expr(schema, f, i)?;
+            let (e, column) = filter_expr(schema, f, i)?;
+            conjuncts.push(Conjunct {
+                expr: e.clone(),
+                column,
+                interval: match f.op {
+                    FilterOp::Equals | FilterOp::List => f.values.len() == 1,
+                    FilterOp::Contains => false,
+                    _ => true,
+                },
+            });
             filter = Some(match filter {
                 Some(acc) => acc.and(e),
                 None => e,
@@ -200,12 +213,14 @@ impl RowQuery {
             page_size,
             columns,
             filter,
+            conjuncts,
             sort,
         })
     }
 }
 
-fn filter_expr(schema: &TableSchema, f: &Filter, i: usize) -> Result<Expr, LakeError> {
+/// The filter's expression, and the name of its column in the files.
+fn filter_expr(schema: &TableSchema, f: &Filter, i: usize) -> Result<(Expr, String), LakeError> {
     let field = |name: &str| format!("queryFilters[{i}].{name}");
     let (_, c) = schema
         .column(&f.column)
@@ -317,7 +332,7 @@ fn filter_expr(schema: &TableSchema, f: &Filter, i: usize) -> Result<Expr, LakeE
             }
         }
     };
-    Ok(e)
+    Ok((e, c.physical_name()))
 }
 
 /// A literal of the column's stored type.

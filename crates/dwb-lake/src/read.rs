@@ -19,6 +19,7 @@ use crate::error::LakeError;
 use crate::lake::Lake;
 use crate::query::{RowPage, RowQuery};
 use crate::schema::{Column, ColumnType, TableSchema};
+use crate::tally::{tally, Conjunct, Files};
 use crate::values::micros_to_rfc3339;
 
 impl Lake {
@@ -54,12 +55,16 @@ impl Lake {
         // filtered plan; they run at once.
         let count = {
             let counted = df.clone();
-            let (counts, key) = (&self.counts, &filter_key);
+            let (counts, key, conjuncts, ctx) = (&self.counts, &filter_key, &plan.conjuncts, &ctx);
+            let t = &t;
             async move {
                 if let Some(n) = known {
                     return Ok(n);
                 }
-                let n = counted.count().await? as u64;
+                let n = match self.tally(table, t, ctx, conjuncts).await {
+                    Some(n) => n,
+                    None => counted.count().await? as u64,
+                };
                 counts.put(table, version, key, n);
                 Ok::<u64, LakeError>(n)
             }
@@ -92,6 +97,38 @@ impl Lake {
 }
 
 impl Lake {
+    /// The rows `conjuncts` keep, counted from statistics and value counts
+    /// (see `tally`), or `None` when DataFusion should count them. A failure
+    /// here is logged and left to DataFusion's count, which reads the same files.
+    async fn tally(
+        &self,
+        table: &str,
+        t: &DeltaTable,
+        ctx: &SessionContext,
+        conjuncts: &[Conjunct],
+    ) -> Option<u64> {
+        if conjuncts.is_empty() {
+            return None;
+        }
+        let files = Files {
+            store: t.object_store(),
+            files: t
+                .snapshot()
+                .ok()?
+                .log_data()
+                .iter()
+                .map(|f| (f.object_store_path(), u64::try_from(f.size()).unwrap_or(0)))
+                .collect(),
+        };
+        match tally(&self.tallies, table, ctx, &files, conjuncts).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, table, "counting from statistics failed; counting rows instead");
+                None
+            }
+        }
+    }
+
     /// The Parquet files of the table's current version as a plain
     /// DataFusion listing table: dwb's tables have no partitions, deletion
     /// vectors or column mapping, so the files are the whole table, and the

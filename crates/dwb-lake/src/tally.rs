@@ -1,0 +1,633 @@
+//! Exact row counts of a filter without reading the whole table: the
+//! Parquet statistics of each row group settle the groups a filter keeps
+//! whole or drops, per-row-group value counts (built once, then kept) settle
+//! the groups a filter on a categorical column cuts, and only the row groups
+//! left over are read. When too many are left, the caller counts with
+//! DataFusion instead.
+//!
+//! A filter is a conjunction of one-column conditions ([`Conjunct`]). For
+//! one row group, a condition is *none* when DataFusion's own pruning says
+//! no row can match, *all* when it holds for the group's minimum and its
+//! maximum, the column has no nulls and the condition is an interval (see
+//! [`Conjunct::interval`]), and otherwise open. A group with one open
+//! condition and the others all is counted from its value counts of that
+//! column, when the column has at most [`MAX_DISTINCT`] values there.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::arrow::row::{RowConverter, SortField};
+use deltalake::datafusion::common::pruning::PruningStatistics;
+use deltalake::datafusion::common::{Column as DfColumn, DFSchema, ScalarValue};
+use deltalake::datafusion::logical_expr::Expr;
+use deltalake::datafusion::physical_expr::PhysicalExpr;
+use deltalake::datafusion::physical_optimizer::pruning::{
+    PruningPredicate, PruningPredicateBuilder,
+};
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use deltalake::parquet::arrow::async_reader::AsyncFileReader;
+use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use deltalake::parquet::errors::ParquetError;
+use deltalake::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use deltalake::ObjectStore;
+use futures::future::BoxFuture;
+use futures::{FutureExt, TryFutureExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+
+use crate::error::LakeError;
+
+/// Most distinct values of one column in one row group that value counts
+/// are kept for; a column with more in any group is not counted this way.
+pub(crate) const MAX_DISTINCT: usize = 1024;
+/// Most values held in all value counts; past it they start over.
+const MAX_HELD_VALUES: usize = 2_000_000;
+/// Most footers held; past it they start over.
+const MAX_FOOTERS: usize = 4096;
+/// Rows left to read past which (and past a quarter of the table) the
+/// caller's parallel DataFusion count is faster.
+pub(crate) const MAX_READ_ROWS: u64 = 1 << 18;
+
+/// One condition of a filter, on one column.
+#[derive(Debug, Clone)]
+pub(crate) struct Conjunct {
+    pub expr: Expr,
+    /// The column's name in the Parquet files.
+    pub column: String,
+    /// True when the rows it keeps are an interval of the column's order
+    /// (`>`, `>=`, `<`, `<=`, between, or equal to one value): then it holds
+    /// for every value of a row group when it holds for the group's minimum
+    /// and maximum.
+    pub interval: bool,
+}
+
+/// What one condition says of one row group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Says {
+    None,
+    All,
+    Open,
+}
+
+/// The values of one column in one row group, and how often each occurs
+/// (a null is one of the values).
+struct ValueCounts {
+    values: ArrayRef,
+    counts: Vec<u64>,
+}
+
+/// Footers and value counts kept between queries, per table. Parquet files
+/// never change once written (a new version adds or removes files), so what
+/// was read of a file stays true.
+#[derive(Default)]
+pub(crate) struct Tallies {
+    tables: Mutex<HashMap<String, Held>>,
+}
+
+#[derive(Default)]
+struct Held {
+    footers: HashMap<Path, ArrowReaderMetadata>,
+    /// `None`: more than [`MAX_DISTINCT`] values.
+    values: HashMap<(Path, usize, String), Option<Arc<ValueCounts>>>,
+    /// Columns found to have too many values to count this way.
+    wide: HashSet<String>,
+}
+
+impl Tallies {
+    /// Drops what is kept of `table` (it was deleted).
+    pub(crate) fn forget(&self, table: &str) {
+        if let Ok(mut m) = self.tables.lock() {
+            m.remove(table);
+        }
+    }
+
+    fn with<T>(&self, table: &str, f: impl FnOnce(&mut Held) -> T) -> Option<T> {
+        let mut m = self.tables.lock().ok()?;
+        Some(f(m.entry(table.to_string()).or_default()))
+    }
+
+    fn footer(&self, table: &str, path: &Path) -> Option<ArrowReaderMetadata> {
+        self.with(table, |h| h.footers.get(path).cloned()).flatten()
+    }
+
+    fn keep_footer(&self, table: &str, path: &Path, meta: &ArrowReaderMetadata) {
+        self.with(table, |h| {
+            if h.footers.len() >= MAX_FOOTERS {
+                h.footers.clear();
+            }
+            h.footers.insert(path.clone(), meta.clone());
+        });
+    }
+
+    fn values(&self, table: &str, key: &(Path, usize, String)) -> Option<Option<Arc<ValueCounts>>> {
+        self.with(table, |h| {
+            if h.wide.contains(&key.2) {
+                return Some(None);
+            }
+            h.values.get(key).cloned()
+        })
+        .flatten()
+    }
+
+    fn keep_values(&self, table: &str, key: (Path, usize, String), v: Option<Arc<ValueCounts>>) {
+        let Ok(mut m) = self.tables.lock() else {
+            return;
+        };
+        let held: usize = m
+            .values()
+            .flat_map(|h| h.values.values().flatten())
+            .map(|v| v.counts.len())
+            .sum();
+        if held + v.as_ref().map_or(0, |v| v.counts.len()) > MAX_HELD_VALUES {
+            for h in m.values_mut() {
+                h.values.clear();
+            }
+        }
+        let h = m.entry(table.to_string()).or_default();
+        if v.is_none() {
+            h.wide.insert(key.2.clone());
+        }
+        h.values.insert(key, v);
+    }
+}
+
+/// A table's Parquet files and where to read them.
+pub(crate) struct Files {
+    pub store: Arc<dyn ObjectStore>,
+    /// Path (in `store`) and size in bytes of each file.
+    pub files: Vec<(Path, u64)>,
+}
+
+/// The conditions as physical expressions over one file schema.
+struct Compiled {
+    schema: SchemaRef,
+    /// Per condition: its column's index in the schema.
+    columns: Vec<usize>,
+    /// Per condition: over a schema of its column alone (for statistics and
+    /// value counts).
+    alone: Vec<Arc<dyn PhysicalExpr>>,
+    /// Per condition: DataFusion's row-group pruning, when it applies.
+    pruning: Vec<Option<Arc<PruningPredicate>>>,
+    /// The whole filter over the columns it reads, in file order.
+    read: Arc<dyn PhysicalExpr>,
+    read_columns: Vec<usize>,
+}
+
+fn column_alone(schema: &Schema, i: usize) -> SchemaRef {
+    let f = schema.field(i);
+    Arc::new(Schema::new(vec![Field::new(
+        f.name(),
+        f.data_type().clone(),
+        true,
+    )]))
+}
+
+fn physical(
+    ctx: &SessionContext,
+    expr: Expr,
+    schema: &Schema,
+) -> Result<Arc<dyn PhysicalExpr>, LakeError> {
+    let df = DFSchema::try_from(schema.clone())?;
+    Ok(ctx.create_physical_expr(expr, &df)?)
+}
+
+impl Compiled {
+    fn new(
+        ctx: &SessionContext,
+        schema: SchemaRef,
+        conjuncts: &[Conjunct],
+    ) -> Result<Option<Self>, LakeError> {
+        let mut columns = Vec::with_capacity(conjuncts.len());
+        let mut alone = Vec::with_capacity(conjuncts.len());
+        let mut pruning = Vec::with_capacity(conjuncts.len());
+        for c in conjuncts {
+            let Ok(i) = schema.index_of(&c.column) else {
+                return Ok(None);
+            };
+            columns.push(i);
+            alone.push(physical(ctx, c.expr.clone(), &column_alone(&schema, i))?);
+            let full = physical(ctx, c.expr.clone(), &schema)?;
+            let builder = PruningPredicateBuilder::new().with_file_schema(schema.clone());
+            pruning.push(builder.build(full));
+        }
+        let mut read_columns = columns.clone();
+        read_columns.sort_unstable();
+        read_columns.dedup();
+        let read_schema = schema.project(&read_columns)?;
+        let whole = conjuncts
+            .iter()
+            .map(|c| c.expr.clone())
+            .reduce(Expr::and)
+            .unwrap_or(Expr::Literal(ScalarValue::Boolean(Some(true)), None));
+        let read = physical(ctx, whole, &read_schema)?;
+        Ok(Some(Compiled {
+            schema,
+            columns,
+            alone,
+            pruning,
+            read,
+            read_columns,
+        }))
+    }
+}
+
+/// How many rows of `files` the conditions keep; `None` when more than
+/// [`MAX_READ_ROWS`] rows (and a quarter of the table) would have to be
+/// read, or the files do not all have the same schema.
+pub(crate) async fn tally(
+    tallies: &Tallies,
+    table: &str,
+    ctx: &SessionContext,
+    files: &Files,
+    conjuncts: &[Conjunct],
+) -> Result<Option<u64>, LakeError> {
+    if conjuncts.is_empty() || files.files.is_empty() {
+        return Ok(None);
+    }
+    let mut footers = Vec::with_capacity(files.files.len());
+    for (path, size) in &files.files {
+        let meta = match tallies.footer(table, path) {
+            Some(m) => m,
+            None => {
+                let mut reader = FileReader {
+                    store: files.store.clone(),
+                    path: path.clone(),
+                    size: *size,
+                };
+                let m =
+                    ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await?;
+                tallies.keep_footer(table, path, &m);
+                m
+            }
+        };
+        footers.push(meta);
+    }
+    let schema = footers[0].schema().clone();
+    if footers
+        .iter()
+        .any(|m| m.schema().fields() != schema.fields())
+    {
+        return Ok(None);
+    }
+    let Some(compiled) = Compiled::new(ctx, schema, conjuncts)? else {
+        return Ok(None);
+    };
+    let mut kept = 0u64;
+    let mut table_rows = 0u64;
+    let mut to_read: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut read_rows = 0u64;
+    for (f, meta) in footers.iter().enumerate() {
+        let md = meta.metadata();
+        let says = conjuncts
+            .iter()
+            .enumerate()
+            .map(|(k, c)| row_groups_say(&compiled, k, c, md))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut read_here = Vec::new();
+        for (g, group) in md.row_groups().iter().enumerate() {
+            let rows = u64::try_from(group.num_rows()).unwrap_or(0);
+            table_rows += rows;
+            if says.iter().any(|s| s[g] == Says::None) {
+                continue;
+            }
+            let open: Vec<usize> = (0..conjuncts.len())
+                .filter(|&k| says[k][g] == Says::Open)
+                .collect();
+            match open.as_slice() {
+                [] => kept += rows,
+                [k] => {
+                    let key = (files.files[f].0.clone(), g, conjuncts[*k].column.clone());
+                    match value_counts(tallies, table, files, f, meta, &compiled, *k, key).await? {
+                        Some(v) => kept += v.matching(&compiled, *k)?,
+                        None => {
+                            read_here.push(g);
+                            read_rows += rows;
+                        }
+                    }
+                }
+                _ => {
+                    read_here.push(g);
+                    read_rows += rows;
+                }
+            }
+        }
+        if !read_here.is_empty() {
+            to_read.push((f, read_here));
+        }
+    }
+    if read_rows > MAX_READ_ROWS && read_rows > table_rows / 4 {
+        return Ok(None);
+    }
+    for (f, groups) in to_read {
+        kept += read_and_count(files, f, &footers[f], &compiled, groups).await?;
+    }
+    tracing::debug!(
+        table,
+        rows = kept,
+        read_rows,
+        table_rows,
+        "counted from statistics"
+    );
+    Ok(Some(kept))
+}
+
+/// What condition `k` says of each row group of a file.
+fn row_groups_say(
+    compiled: &Compiled,
+    k: usize,
+    c: &Conjunct,
+    md: &ParquetMetaData,
+) -> Result<Vec<Says>, LakeError> {
+    let n = md.num_row_groups();
+    let stats = RowGroupStats {
+        md,
+        schema: &compiled.schema,
+    };
+    let may = match &compiled.pruning[k] {
+        Some(p) => p.prune(&stats)?,
+        None => vec![true; n],
+    };
+    let field = compiled.schema.field(compiled.columns[k]);
+    // Parquet statistics leave NaN out of a float column's minimum and
+    // maximum, so they cannot show that every value holds.
+    let bounded = c.interval && !matches!(field.data_type(), DataType::Float32 | DataType::Float64);
+    let all = if bounded {
+        holds_at_bounds(compiled, k, md)?
+    } else {
+        vec![false; n]
+    };
+    Ok((0..n)
+        .map(|g| match (may.get(g), all.get(g)) {
+            (Some(false), _) => Says::None,
+            (_, Some(true)) => Says::All,
+            _ => Says::Open,
+        })
+        .collect())
+}
+
+/// Per row group: the column of condition `k` has no nulls and the
+/// condition holds for its minimum and its maximum.
+fn holds_at_bounds(
+    compiled: &Compiled,
+    k: usize,
+    md: &ParquetMetaData,
+) -> Result<Vec<bool>, LakeError> {
+    let name = compiled.schema.field(compiled.columns[k]).name();
+    let conv = StatisticsConverter::try_new(
+        name,
+        compiled.schema.as_ref(),
+        md.file_metadata().schema_descr(),
+    )?;
+    let groups = md.row_groups().iter();
+    let mins = conv.row_group_mins(groups.clone())?;
+    let maxes = conv.row_group_maxes(groups.clone())?;
+    let nulls = conv.row_group_null_counts(groups)?;
+    let alone = column_alone(&compiled.schema, compiled.columns[k]);
+    let at = |bounds: ArrayRef| -> Result<BooleanArray, LakeError> {
+        let batch = RecordBatch::try_new(alone.clone(), vec![bounds])?;
+        truth(&compiled.alone[k], &batch)
+    };
+    let (low, high) = (at(mins)?, at(maxes)?);
+    Ok((0..md.num_row_groups())
+        .map(|g| {
+            let yes = |b: &BooleanArray| b.is_valid(g) && b.value(g);
+            nulls.is_valid(g) && nulls.value(g) == 0 && yes(&low) && yes(&high)
+        })
+        .collect())
+}
+
+/// The expression's value for each row of `batch` (null is false).
+fn truth(expr: &Arc<dyn PhysicalExpr>, batch: &RecordBatch) -> Result<BooleanArray, LakeError> {
+    let v = expr.evaluate(batch)?.into_array(batch.num_rows())?;
+    match v.as_boolean_opt() {
+        Some(b) => Ok(b.clone()),
+        None => Err(LakeError::Storage(
+            "a filter did not give true or false".into(),
+        )),
+    }
+}
+
+impl ValueCounts {
+    /// Rows whose value condition `k` keeps.
+    fn matching(&self, compiled: &Compiled, k: usize) -> Result<u64, LakeError> {
+        let schema = column_alone(&compiled.schema, compiled.columns[k]);
+        let batch = RecordBatch::try_new(schema, vec![self.values.clone()])?;
+        let keep = truth(&compiled.alone[k], &batch)?;
+        Ok(self
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep.is_valid(*i) && keep.value(*i))
+            .map(|(_, n)| n)
+            .sum())
+    }
+}
+
+fn reader(files: &Files, f: usize) -> FileReader {
+    let (path, size) = &files.files[f];
+    FileReader {
+        store: files.store.clone(),
+        path: path.clone(),
+        size: *size,
+    }
+}
+
+/// One Parquet file of an object store, read by ranges.
+struct FileReader {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    size: u64,
+}
+
+fn parquet_error(e: object_store::Error) -> ParquetError {
+    ParquetError::External(Box::new(e))
+}
+
+impl AsyncFileReader for FileReader {
+    fn get_bytes(
+        &mut self,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'_, deltalake::parquet::errors::Result<bytes::Bytes>> {
+        self.store
+            .get_range(&self.path, range)
+            .map_err(parquet_error)
+            .boxed()
+    }
+
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> BoxFuture<'_, deltalake::parquet::errors::Result<Vec<bytes::Bytes>>> {
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(parquet_error)
+        }
+        .boxed()
+    }
+
+    fn get_metadata<'a>(
+        &'a mut self,
+        options: Option<&'a ArrowReaderOptions>,
+    ) -> BoxFuture<'a, deltalake::parquet::errors::Result<Arc<ParquetMetaData>>> {
+        async move {
+            let size = self.size;
+            let metadata = ParquetMetaDataReader::new()
+                .with_arrow_reader_options(options)
+                .load_and_finish(self, size)
+                .await?;
+            Ok(Arc::new(metadata))
+        }
+        .boxed()
+    }
+}
+
+/// The value counts of condition `k`'s column in row group `key.1` of file
+/// `f`, built and kept on first use; `None` when it has too many values.
+#[allow(clippy::too_many_arguments)]
+async fn value_counts(
+    tallies: &Tallies,
+    table: &str,
+    files: &Files,
+    f: usize,
+    meta: &ArrowReaderMetadata,
+    compiled: &Compiled,
+    k: usize,
+    key: (Path, usize, String),
+) -> Result<Option<Arc<ValueCounts>>, LakeError> {
+    if let Some(known) = tallies.values(table, &key) {
+        return Ok(known);
+    }
+    let column = compiled.columns[k];
+    let field = compiled.schema.field(column);
+    let mask = ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), [column]);
+    let mut stream =
+        ParquetRecordBatchStreamBuilder::new_with_metadata(reader(files, f), meta.clone())
+            .with_projection(mask)
+            .with_row_groups(vec![key.1])
+            .with_batch_size(crate::parse::BATCH_ROWS)
+            .build()?;
+    let converter = RowConverter::new(vec![SortField::new(field.data_type().clone())])?;
+    let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
+    let mut wide = false;
+    while let Some(batch) = stream.try_next().await? {
+        let rows = converter.convert_columns(&[batch.column(0).clone()])?;
+        for row in rows.iter() {
+            match counts.get_mut(row.as_ref()) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(row.as_ref().to_vec(), 1);
+                }
+            }
+        }
+        if counts.len() > MAX_DISTINCT {
+            wide = true;
+            break;
+        }
+    }
+    let kept = if wide {
+        None
+    } else {
+        let parser = converter.parser();
+        let (keys, n): (Vec<Vec<u8>>, Vec<u64>) = counts.into_iter().unzip();
+        let mut arrays = converter.convert_rows(keys.iter().map(|k| parser.parse(k)))?;
+        let values = arrays
+            .pop()
+            .ok_or_else(|| LakeError::Storage("no column".into()))?;
+        Some(Arc::new(ValueCounts { values, counts: n }))
+    };
+    tallies.keep_values(table, key, kept.clone());
+    Ok(kept)
+}
+
+/// Reads `groups` of file `f` and counts the rows the whole filter keeps.
+async fn read_and_count(
+    files: &Files,
+    f: usize,
+    meta: &ArrowReaderMetadata,
+    compiled: &Compiled,
+    groups: Vec<usize>,
+) -> Result<u64, LakeError> {
+    let mask = ProjectionMask::roots(
+        meta.metadata().file_metadata().schema_descr(),
+        compiled.read_columns.iter().copied(),
+    );
+    let mut stream =
+        ParquetRecordBatchStreamBuilder::new_with_metadata(reader(files, f), meta.clone())
+            .with_projection(mask)
+            .with_row_groups(groups)
+            .with_batch_size(crate::parse::BATCH_ROWS)
+            .build()?;
+    let mut kept = 0u64;
+    while let Some(batch) = stream.try_next().await? {
+        kept += truth(&compiled.read, &batch)?.true_count() as u64;
+    }
+    Ok(kept)
+}
+
+/// The statistics of a file's row groups, as DataFusion's pruning reads them.
+struct RowGroupStats<'a> {
+    md: &'a ParquetMetaData,
+    schema: &'a Schema,
+}
+
+impl RowGroupStats<'_> {
+    fn converter(&self, column: &DfColumn) -> Option<StatisticsConverter<'_>> {
+        StatisticsConverter::try_new(
+            &column.name,
+            self.schema,
+            self.md.file_metadata().schema_descr(),
+        )
+        .ok()
+    }
+}
+
+impl PruningStatistics for RowGroupStats<'_> {
+    fn min_values(&self, column: &DfColumn) -> Option<ArrayRef> {
+        self.converter(column)?
+            .row_group_mins(self.md.row_groups().iter())
+            .ok()
+    }
+
+    fn max_values(&self, column: &DfColumn) -> Option<ArrayRef> {
+        self.converter(column)?
+            .row_group_maxes(self.md.row_groups().iter())
+            .ok()
+    }
+
+    fn num_containers(&self) -> usize {
+        self.md.num_row_groups()
+    }
+
+    fn null_counts(&self, column: &DfColumn) -> Option<ArrayRef> {
+        let n = self
+            .converter(column)?
+            .row_group_null_counts(self.md.row_groups().iter())
+            .ok()?;
+        Some(Arc::new(n))
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let rows: Vec<u64> = self
+            .md
+            .row_groups()
+            .iter()
+            .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
+            .collect();
+        Some(Arc::new(deltalake::arrow::array::UInt64Array::from(rows)))
+    }
+
+    #[allow(clippy::mutable_key_type)]
+    fn contained(&self, _: &DfColumn, _: &HashSet<ScalarValue>) -> Option<BooleanArray> {
+        None
+    }
+}
+
+#[cfg(test)]
+#[path = "tally_tests.rs"]
+mod tests;
