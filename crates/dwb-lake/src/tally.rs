@@ -16,9 +16,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use deltalake::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use deltalake::arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch,
+};
+use deltalake::arrow::datatypes::Int32Type;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use deltalake::arrow::row::{RowConverter, SortField};
+use deltalake::arrow::row::{RowConverter, Rows, SortField};
 use deltalake::datafusion::common::pruning::PruningStatistics;
 use deltalake::datafusion::common::{Column as DfColumn, DFSchema, ScalarValue};
 use deltalake::datafusion::logical_expr::Expr;
@@ -506,24 +509,38 @@ async fn value_counts(
     let column = compiled.columns[k];
     let field = compiled.schema.field(column);
     let mask = ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), [column]);
-    let mut stream =
-        ParquetRecordBatchStreamBuilder::new_with_metadata(reader(files, f), meta.clone())
-            .with_projection(mask)
-            .with_row_groups(vec![key.1])
-            .with_batch_size(crate::parse::BATCH_ROWS)
-            .build()?;
+    let meta = as_dictionary(meta, &compiled.schema, column)?;
+    let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader(files, f), meta)
+        .with_projection(mask)
+        .with_row_groups(vec![key.1])
+        .with_batch_size(crate::parse::BATCH_ROWS)
+        .build()?;
     let converter = RowConverter::new(vec![SortField::new(field.data_type().clone())])?;
     let mut counts: HashMap<Vec<u8>, u64> = HashMap::new();
     let mut wide = false;
     while let Some(batch) = stream.try_next().await? {
-        let rows = converter.convert_columns(&[batch.column(0).clone()])?;
-        for row in rows.iter() {
-            match counts.get_mut(row.as_ref()) {
-                Some(n) => *n += 1,
-                None => {
-                    counts.insert(row.as_ref().to_vec(), 1);
+        let col = batch.column(0);
+        if let Some(dict) = col.as_dictionary_opt::<Int32Type>() {
+            // Strings come as the column chunk's dictionary and a key per
+            // row: counting keys is far cheaper than hashing every string.
+            let mut per_key = vec![0u64; dict.values().len()];
+            let mut nulls = 0u64;
+            for k in dict.keys().iter() {
+                match k.and_then(|k| usize::try_from(k).ok()) {
+                    Some(k) if k < per_key.len() => per_key[k] += 1,
+                    _ => nulls += 1,
                 }
             }
+            let values = converter.convert_columns(&[dict.values().clone()])?;
+            add(&mut counts, &values, |i| per_key[i]);
+            let null = new_null_array(field.data_type(), 1);
+            add(&mut counts, &converter.convert_columns(&[null])?, |_| nulls);
+        } else {
+            add(
+                &mut counts,
+                &converter.convert_columns(std::slice::from_ref(col))?,
+                |_| 1,
+            );
         }
         if counts.len() > MAX_DISTINCT {
             wide = true;
@@ -543,6 +560,53 @@ async fn value_counts(
     };
     tallies.keep_values(table, key, kept.clone());
     Ok(kept)
+}
+
+/// Adds `times(i)` occurrences of each row `i` of `rows` to `counts`.
+fn add(counts: &mut HashMap<Vec<u8>, u64>, rows: &Rows, times: impl Fn(usize) -> u64) {
+    for (i, row) in rows.iter().enumerate() {
+        let n = times(i);
+        if n == 0 {
+            continue;
+        }
+        match counts.get_mut(row.as_ref()) {
+            Some(c) => *c += n,
+            None => {
+                counts.insert(row.as_ref().to_vec(), n);
+            }
+        }
+    }
+}
+
+/// `meta` reading a string column as a dictionary (the Parquet column
+/// chunk's own), other columns as they are.
+fn as_dictionary(
+    meta: &ArrowReaderMetadata,
+    schema: &SchemaRef,
+    column: usize,
+) -> Result<ArrowReaderMetadata, LakeError> {
+    if schema.field(column).data_type() != &DataType::Utf8 {
+        return Ok(meta.clone());
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let f = f.as_ref().clone();
+            if i == column {
+                let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                f.with_data_type(ty)
+            } else {
+                f
+            }
+        })
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    Ok(ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        options,
+    )?)
 }
 
 /// Reads `groups` of file `f` and counts the rows the whole filter keeps.

@@ -104,9 +104,22 @@ impl AppState {
         })
     }
 
-    /// Background work: follow credential changes (every 250 ms), flush API
-    /// usage (every second), re-read signing keys (every 30 s).
+    /// Background work: follow credential changes (every 250 ms), re-read
+    /// signing keys (every 30 s) and, in a task of its own, flush API usage
+    /// (every second). Apart, because writing a large backlog of ledger
+    /// events can take seconds: it must not hold up the change-log poll, or
+    /// cached accounts stop being trusted (see `AccountCache`) and every
+    /// call reads its account from the store.
     pub fn spawn_background(&self) {
+        let s = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                s.usage.flush(s.store.as_ref()).await;
+            }
+        });
         let s = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
@@ -116,9 +129,6 @@ impl AppState {
                 n += 1;
                 if let Err(e) = s.accounts.poll(s.store.as_ref()).await {
                     tracing::warn!(error = %e, "cannot read credential changes");
-                }
-                if n.is_multiple_of(4) {
-                    s.usage.flush(s.store.as_ref()).await;
                 }
                 if n.is_multiple_of(120) {
                     if let Err(e) = s.keyring.reload(s.store.as_ref(), &s.master).await {
