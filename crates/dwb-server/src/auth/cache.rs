@@ -21,17 +21,32 @@ const MAX_ENTRIES: usize = 100_000;
 /// the change log (polled every 250 ms).
 pub const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
-#[derive(Default)]
 pub struct AccountCache {
     /// `None` remembers that no such account exists.
     entries: RwLock<HashMap<Uuid, Option<Arc<AccountSecrets>>>>,
     seen: AtomicI64,
-    /// When the change log was last read; `None` before the first read.
-    polled: RwLock<Option<std::time::Instant>>,
+    /// What `polled` counts from.
+    born: std::time::Instant,
+    /// When the change log was last read, in milliseconds since `born` plus
+    /// one; 0 before the first read. An atomic, not a lock: every API call
+    /// reads it.
+    polled: AtomicU64,
     /// Counts invalidations. A store read that an invalidation overtook may
     /// hold the account as it was before the change, so it is not kept
     /// (it would otherwise serve a revoked secret until the next change).
     epoch: AtomicU64,
+}
+
+impl Default for AccountCache {
+    fn default() -> Self {
+        AccountCache {
+            entries: RwLock::default(),
+            seen: AtomicI64::default(),
+            born: std::time::Instant::now(),
+            polled: AtomicU64::default(),
+            epoch: AtomicU64::default(),
+        }
+    }
 }
 
 impl AccountCache {
@@ -76,17 +91,19 @@ impl AccountCache {
         map.remove(&id);
     }
 
+    fn millis(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
     /// Whether the change log was read recently enough for cached entries
     /// to be served.
     fn trusted(&self) -> bool {
-        self.polled
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|at| at.elapsed() < TRUSTED_FOR)
+        let polled = self.polled.load(Ordering::Acquire);
+        polled != 0 && self.millis().saturating_sub(polled) < TRUSTED_FOR.as_millis() as u64
     }
 
     fn polled_now(&self) {
-        *self.polled.write().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+        self.polled.store(self.millis(), Ordering::Release);
     }
 
     /// Starts following the change log from its current end.
@@ -228,6 +245,22 @@ mod tests {
             .flatten()
             .map(|a| a.account.secret_generation);
         assert_eq!(kept, Some(2));
+    }
+
+    #[test]
+    fn cached_accounts_are_trusted_only_shortly_after_a_poll() {
+        let mut cache = AccountCache::default();
+        assert!(!cache.trusted(), "trusted before any poll");
+        cache.polled_now();
+        assert!(cache.trusted());
+        // The last poll was 5 s ago.
+        if let Some(earlier) =
+            std::time::Instant::now().checked_sub(std::time::Duration::from_secs(5))
+        {
+            cache.born = earlier;
+            cache.polled.store(1, Ordering::SeqCst);
+            assert!(!cache.trusted(), "trusted 5 s after the last poll");
+        }
     }
 
     #[test]
