@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
-use crate::sql::{id, insert_event, ts, Conn};
+use crate::sql::{id, insert_event, ts, Backend, Conn};
 use crate::{
     AccountChange, AccountSecrets, NewEvent, NewSecret, NewServiceAccount, RoleHolder,
     ServiceAccount, StoreError, StoreResult, StoredSigningKey,
@@ -289,15 +289,22 @@ pub async fn record_last_used(pool: &AnyPool, uses: &[(Uuid, Timestamp)]) -> Sto
     Ok(())
 }
 
-/// Rows per multi-row `INSERT` of [`append_events`] (13 parameters each).
-/// Kept small and fixed: SQLite finds each `$N` parameter by a linear
-/// search of the statement's names, so binding a statement of P parameters
-/// costs P² (200 rows, 2,600 parameters, took a fifth of the server's CPU
-/// at 13,000 calls a second); and each statement text is prepared and cached
-/// per connection, so a text for every chunk length (1 to 200 rows) grew
-/// SQLite's statement caches for hundreds of thousands of calls. Now there
-/// are two texts: this many rows, and one row for the rest.
-const EVENTS_PER_INSERT: usize = 32;
+/// Rows per multi-row `INSERT` of [`append_events`] (13 parameters each),
+/// per store. Fixed, so that each connection prepares and caches two texts
+/// (this many rows, and one row for the rest): a text per chunk length
+/// grew SQLite's statement caches for hundreds of thousands of calls. Small
+/// on SQLite: sqlx looks up each parameter's name, and SQLite finds a name
+/// by a linear search of the statement's names, so binding P parameters
+/// costs P² (200 rows took a fifth of the server's CPU, 32 rows still 8%;
+/// 8 rows cost a sixteenth of that per row, and a statement per 8 rows is
+/// cheap in-process). PostgreSQL binds by position and pays a round trip
+/// per statement: more rows.
+fn events_per_insert(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 8,
+        Backend::Postgres => 32,
+    }
+}
 /// Parameters of one event row.
 const EVENT_PARAMS: usize = 13;
 
@@ -321,16 +328,26 @@ fn insert_events_sql(rows: usize) -> String {
 
 /// Appends many events in one transaction, many rows per statement: the
 /// batches of API-call events keep up with tens of thousands of calls a second.
-pub async fn append_events(pool: &AnyPool, events: &[NewEvent]) -> StoreResult<()> {
-    static MANY: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| insert_events_sql(EVENTS_PER_INSERT));
+pub async fn append_events(
+    pool: &AnyPool,
+    backend: Backend,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    static MANY_SQLITE: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| insert_events_sql(events_per_insert(Backend::Sqlite)));
+    static MANY_POSTGRES: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| insert_events_sql(events_per_insert(Backend::Postgres)));
     static ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_events_sql(1));
+    let (rows, many_sql) = match backend {
+        Backend::Sqlite => (events_per_insert(backend), MANY_SQLITE.as_str()),
+        Backend::Postgres => (events_per_insert(backend), MANY_POSTGRES.as_str()),
+    };
     let mut tx = crate::sql::begin_write(pool).await?;
-    let full = events.len() - events.len() % EVENTS_PER_INSERT;
+    let full = events.len() - events.len() % rows;
     let (many, rest) = events.split_at(full);
     let chunks = many
-        .chunks(EVENTS_PER_INSERT)
-        .map(|c| (MANY.as_str(), c))
+        .chunks(rows)
+        .map(|c| (many_sql, c))
         .chain(rest.chunks(1).map(|c| (ONE.as_str(), c)));
     for (sql, chunk) in chunks {
         let mut q = sqlx::query(sql);

@@ -880,7 +880,7 @@ impl Store for SqlStore {
             .await
     }
     async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
-        self.bounded(accounts::append_events(&self.pool, events))
+        self.bounded(accounts::append_events(&self.pool, self.backend, events))
             .await
     }
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
