@@ -19,6 +19,7 @@ mod lake;
 mod parse;
 mod query;
 mod read;
+mod row_groups;
 mod schema;
 mod stores;
 mod sweep;

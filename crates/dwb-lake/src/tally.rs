@@ -22,8 +22,7 @@ use deltalake::arrow::array::{
 use deltalake::arrow::datatypes::Int32Type;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::arrow::row::{RowConverter, Rows, SortField};
-use deltalake::datafusion::common::pruning::PruningStatistics;
-use deltalake::datafusion::common::{Column as DfColumn, DFSchema, ScalarValue};
+use deltalake::datafusion::common::{DFSchema, ScalarValue};
 use deltalake::datafusion::logical_expr::Expr;
 use deltalake::datafusion::physical_expr::PhysicalExpr;
 use deltalake::datafusion::physical_optimizer::pruning::{
@@ -32,28 +31,25 @@ use deltalake::datafusion::physical_optimizer::pruning::{
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use deltalake::parquet::arrow::async_reader::AsyncFileReader;
 use deltalake::parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
-use deltalake::parquet::errors::ParquetError;
-use deltalake::parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+use deltalake::parquet::file::metadata::ParquetMetaData;
 use deltalake::ObjectStore;
-use futures::future::BoxFuture;
-use futures::{FutureExt, TryFutureExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::ObjectStoreExt;
 
 use crate::error::LakeError;
+use crate::row_groups::{as_dictionary, FileReader, RowGroupStats};
 
 /// Most distinct values of one column in one row group that value counts
 /// are kept for; a column with more in any group is not counted this way.
-pub(crate) const MAX_DISTINCT: usize = 1024;
+const MAX_DISTINCT: usize = 1024;
 /// Most values held in all value counts; past it they start over.
 const MAX_HELD_VALUES: usize = 2_000_000;
 /// Most footers held; past it they start over.
 const MAX_FOOTERS: usize = 4096;
 /// Rows left to read past which (and past a quarter of the table) the
 /// caller's parallel DataFusion count is faster.
-pub(crate) const MAX_READ_ROWS: u64 = 1 << 18;
+const MAX_READ_ROWS: u64 = 1 << 18;
 
 /// One condition of a filter, on one column.
 #[derive(Debug, Clone)]
@@ -439,57 +435,6 @@ fn reader(files: &Files, f: usize) -> FileReader {
     }
 }
 
-/// One Parquet file of an object store, read by ranges.
-struct FileReader {
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    size: u64,
-}
-
-fn parquet_error(e: object_store::Error) -> ParquetError {
-    ParquetError::External(Box::new(e))
-}
-
-impl AsyncFileReader for FileReader {
-    fn get_bytes(
-        &mut self,
-        range: std::ops::Range<u64>,
-    ) -> BoxFuture<'_, deltalake::parquet::errors::Result<bytes::Bytes>> {
-        self.store
-            .get_range(&self.path, range)
-            .map_err(parquet_error)
-            .boxed()
-    }
-
-    fn get_byte_ranges(
-        &mut self,
-        ranges: Vec<std::ops::Range<u64>>,
-    ) -> BoxFuture<'_, deltalake::parquet::errors::Result<Vec<bytes::Bytes>>> {
-        async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(parquet_error)
-        }
-        .boxed()
-    }
-
-    fn get_metadata<'a>(
-        &'a mut self,
-        options: Option<&'a ArrowReaderOptions>,
-    ) -> BoxFuture<'a, deltalake::parquet::errors::Result<Arc<ParquetMetaData>>> {
-        async move {
-            let size = self.size;
-            let metadata = ParquetMetaDataReader::new()
-                .with_arrow_reader_options(options)
-                .load_and_finish(self, size)
-                .await?;
-            Ok(Arc::new(metadata))
-        }
-        .boxed()
-    }
-}
-
 /// The value counts of condition `k`'s column in row group `key.1` of file
 /// `f`, built and kept on first use; `None` when it has too many values.
 #[allow(clippy::too_many_arguments)]
@@ -578,37 +523,6 @@ fn add(counts: &mut HashMap<Vec<u8>, u64>, rows: &Rows, times: impl Fn(usize) ->
     }
 }
 
-/// `meta` reading a string column as a dictionary (the Parquet column
-/// chunk's own), other columns as they are.
-fn as_dictionary(
-    meta: &ArrowReaderMetadata,
-    schema: &SchemaRef,
-    column: usize,
-) -> Result<ArrowReaderMetadata, LakeError> {
-    if schema.field(column).data_type() != &DataType::Utf8 {
-        return Ok(meta.clone());
-    }
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let f = f.as_ref().clone();
-            if i == column {
-                let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-                f.with_data_type(ty)
-            } else {
-                f
-            }
-        })
-        .collect();
-    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    Ok(ArrowReaderMetadata::try_new(
-        meta.metadata().clone(),
-        options,
-    )?)
-}
-
 /// Reads `groups` of file `f` and counts the rows the whole filter keeps.
 async fn read_and_count(
     files: &Files,
@@ -632,64 +546,6 @@ async fn read_and_count(
         kept += truth(&compiled.read, &batch)?.true_count() as u64;
     }
     Ok(kept)
-}
-
-/// The statistics of a file's row groups, as DataFusion's pruning reads them.
-struct RowGroupStats<'a> {
-    md: &'a ParquetMetaData,
-    schema: &'a Schema,
-}
-
-impl RowGroupStats<'_> {
-    fn converter(&self, column: &DfColumn) -> Option<StatisticsConverter<'_>> {
-        StatisticsConverter::try_new(
-            &column.name,
-            self.schema,
-            self.md.file_metadata().schema_descr(),
-        )
-        .ok()
-    }
-}
-
-impl PruningStatistics for RowGroupStats<'_> {
-    fn min_values(&self, column: &DfColumn) -> Option<ArrayRef> {
-        self.converter(column)?
-            .row_group_mins(self.md.row_groups().iter())
-            .ok()
-    }
-
-    fn max_values(&self, column: &DfColumn) -> Option<ArrayRef> {
-        self.converter(column)?
-            .row_group_maxes(self.md.row_groups().iter())
-            .ok()
-    }
-
-    fn num_containers(&self) -> usize {
-        self.md.num_row_groups()
-    }
-
-    fn null_counts(&self, column: &DfColumn) -> Option<ArrayRef> {
-        let n = self
-            .converter(column)?
-            .row_group_null_counts(self.md.row_groups().iter())
-            .ok()?;
-        Some(Arc::new(n))
-    }
-
-    fn row_counts(&self) -> Option<ArrayRef> {
-        let rows: Vec<u64> = self
-            .md
-            .row_groups()
-            .iter()
-            .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
-            .collect();
-        Some(Arc::new(deltalake::arrow::array::UInt64Array::from(rows)))
-    }
-
-    #[allow(clippy::mutable_key_type)]
-    fn contained(&self, _: &DfColumn, _: &HashSet<ScalarValue>) -> Option<BooleanArray> {
-        None
-    }
 }
 
 #[cfg(test)]
