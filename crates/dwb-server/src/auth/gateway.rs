@@ -18,6 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
+use crate::auth::usage::ROOM_WAIT;
 use crate::ledger::{event, Actor, Resource};
 use crate::state::AppState;
 
@@ -148,6 +149,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiCaller
 }
 
 pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Every call is recorded: none is served while the ledger has no room.
+    if !state.usage.wait_for_room(ROOM_WAIT).await {
+        return ApiError::Unavailable.into_response();
+    }
     let caller = match authenticate(&state, req.headers()).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),

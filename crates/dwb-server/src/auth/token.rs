@@ -227,6 +227,18 @@ async fn issue(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthError> {
+    // Every grant is recorded: none is made while the ledger has no room.
+    if !state
+        .usage
+        .wait_for_room(crate::auth::usage::ROOM_WAIT)
+        .await
+    {
+        return Err(oauth(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the store cannot keep up with the ledger; try again",
+        ));
+    }
     let pairs = parse_form(body)?;
     match param(&pairs, "grant_type") {
         None => {

@@ -1,15 +1,28 @@
 //! What API calls leave behind, written in batches off the request path:
-//! one ledger event per call, and each account's "last used" time.
+//! one ledger event per call, and each account's "last used" time. Every
+//! call is recorded: when the store writes events more slowly than calls
+//! come and the buffer is full, calls wait for room ([`Usage::wait_for_room`])
+//! rather than go unrecorded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use dwb_core::Timestamp;
 use dwb_store::{NewEvent, Store, StoreError};
 use uuid::Uuid;
 
-/// Most events kept waiting for a flush; beyond it events are counted as dropped.
+/// Events kept waiting for a flush past which calls wait for room.
 const MAX_PENDING: usize = 200_000;
+/// Past this many, events are dropped and counted (only reachable by
+/// recording without waiting for room, or by a long store outage).
+const HARD_LIMIT: usize = 2 * MAX_PENDING;
+/// How long a call waits for room in a full buffer before it is answered
+/// 503 (with `Retry-After`) instead of served unrecorded.
+pub const ROOM_WAIT: Duration = Duration::from_secs(3);
+/// Events taken for writing at a time (room is made for calls at each take).
+const FLUSH_EVENTS: usize = 10_000;
 /// Most distinct shared strings kept; the set starts again when full.
 const MAX_SHARED: usize = 4096;
 
@@ -55,7 +68,7 @@ impl Pending {
 
 #[derive(Default)]
 struct Buffer {
-    events: Vec<Pending>,
+    events: VecDeque<Pending>,
     used: HashMap<Uuid, Timestamp>,
     shared: HashSet<Arc<str>>,
 }
@@ -94,6 +107,10 @@ impl Buffer {
 #[derive(Default)]
 pub struct Usage {
     pending: Mutex<Buffer>,
+    /// The number of events in `pending`, read without its lock.
+    queued: AtomicUsize,
+    /// Woken when events are taken for writing.
+    room: tokio::sync::Notify,
     /// Dropped since the last report in the log.
     dropped: std::sync::atomic::AtomicU64,
     /// Dropped since the start (for `/metrics`).
@@ -110,11 +127,29 @@ impl Usage {
                 .and_modify(|t| *t = (*t).max(at))
                 .or_insert(at);
         }
-        if p.events.len() < MAX_PENDING {
+        if p.events.len() < HARD_LIMIT {
             let e = p.pending(event);
-            p.events.push(e);
+            p.events.push_back(e);
         } else {
             self.count_dropped(1);
+        }
+        self.queued.store(p.events.len(), Ordering::Relaxed);
+    }
+
+    /// Waits until fewer than `MAX_PENDING` events wait to be written, at
+    /// most `limit`; false when there is still no room (the caller answers
+    /// 503: a call is not served unrecorded).
+    pub async fn wait_for_room(&self, limit: Duration) -> bool {
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a flush in between is not missed.
+            let taken = self.room.notified();
+            if self.queued.load(Ordering::Relaxed) < MAX_PENDING {
+                return true;
+            }
+            if tokio::time::timeout_at(until, taken).await.is_err() {
+                return self.queued.load(Ordering::Relaxed) < MAX_PENDING;
+            }
         }
     }
 
@@ -126,10 +161,23 @@ impl Usage {
     /// store refuses for good (a bug) is logged and dropped, so it cannot
     /// block the events behind it.
     pub async fn flush(&self, store: &dyn Store) {
-        let (events, used) = {
+        // A few thousand events at a time, so that calls waiting for room
+        // get it as soon as some are taken, until none are left.
+        while self.flush_some(store).await {}
+        self.report_dropped();
+    }
+
+    /// Writes up to `FLUSH_EVENTS` events; true when more wait and this
+    /// part was written.
+    async fn flush_some(&self, store: &dyn Store) -> bool {
+        let (events, used, more) = {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            (std::mem::take(&mut p.events), std::mem::take(&mut p.used))
+            let n = p.events.len().min(FLUSH_EVENTS);
+            let events: Vec<Pending> = p.events.drain(..n).collect();
+            self.queued.store(p.events.len(), Ordering::Relaxed);
+            (events, std::mem::take(&mut p.used), !p.events.is_empty())
         };
+        self.room.notify_waiters();
         if !used.is_empty() {
             let uses: Vec<_> = used.iter().map(|(id, at)| (*id, *at)).collect();
             match store.record_last_used(&uses).await {
@@ -137,8 +185,7 @@ impl Usage {
                 Err(e @ StoreError::Unavailable(_)) => {
                     tracing::warn!(error = %e, "could not record last use of service accounts; will retry");
                     self.put_back(events, used);
-                    self.report_dropped();
-                    return;
+                    return false;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not record last use of service accounts")
@@ -164,8 +211,9 @@ impl Usage {
         }
         if written < events.len() {
             self.put_back(events.into_iter().skip(written).collect(), HashMap::new());
+            return false;
         }
-        self.report_dropped();
+        more
     }
 
     /// Puts unwritten events back in front of those recorded since, and
@@ -181,13 +229,15 @@ impl Usage {
         if events.is_empty() {
             return;
         }
-        events.append(&mut p.events);
-        if events.len() > MAX_PENDING {
-            let over = events.len() - MAX_PENDING;
-            events.truncate(MAX_PENDING);
+        let mut all: VecDeque<Pending> = events.drain(..).collect();
+        all.append(&mut p.events);
+        if all.len() > HARD_LIMIT {
+            let over = all.len() - HARD_LIMIT;
+            all.truncate(HARD_LIMIT);
             self.count_dropped(over as u64);
         }
-        p.events = events;
+        p.events = all;
+        self.queued.store(p.events.len(), Ordering::Relaxed);
     }
 
     fn count_dropped(&self, n: u64) {
@@ -257,6 +307,44 @@ mod tests {
         e.principal_id = None;
         e.resource_id = None;
         assert_eq!(b.pending(e.clone()).event(), e);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_buffer_holds_calls_until_a_flush_makes_room_and_loses_nothing() {
+        let url = dwb_store::testdb::fresh_database(dwb_store::Backend::Sqlite)
+            .await
+            .unwrap();
+        let store = dwb_store::SqlStore::connect(&url).await.unwrap();
+        let usage = Arc::new(Usage::default());
+        let n = MAX_PENDING + 5;
+        for i in 0..n {
+            usage.record(None, call(i as i64));
+        }
+        assert_eq!(usage.pending(), n);
+        // Full: no room within a short wait, and nothing was dropped.
+        assert!(!usage.wait_for_room(Duration::from_millis(50)).await);
+        assert_eq!(usage.dropped_total(), 0);
+        // A call waiting for room gets it as soon as a flush takes events.
+        let waiter = {
+            let usage = usage.clone();
+            tokio::spawn(async move { usage.wait_for_room(Duration::from_secs(30)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "a call got room in a full buffer");
+        let flush = {
+            let usage = usage.clone();
+            tokio::spawn(async move { usage.flush(&store).await })
+        };
+        let started = std::time::Instant::now();
+        assert!(waiter.await.unwrap());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "room came only after {:?}",
+            started.elapsed()
+        );
+        flush.await.unwrap();
+        assert_eq!(usage.pending(), 0);
+        assert_eq!(usage.dropped_total(), 0);
     }
 
     #[test]
