@@ -659,6 +659,8 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
         .map(|i| {
             let mut e = ev(tenant_id, Some(ws), 1000 + i, "ApiCall");
             e.resource_name = format!("call {i}");
+            e.resource_id = (i % 2 == 1).then(|| format!("/api/v2/x/{i}"));
+            e.principal_id = Some(Uuid::from_u128(i as u128 + 7));
             e.detail = json!({"n": i, "quote": "it's; \"fine\""});
             e
         })
@@ -670,6 +672,41 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     let names: Vec<_> = events.iter().map(|e| e.resource_name.as_str()).collect();
     assert_eq!(names, ["call 449", "call 448", "call 447"], "newest first");
     assert_eq!(events[0].detail["quote"], "it's; \"fine\"");
+    // Every field as given (the SQLite path sends rows as JSON).
+    let e = &events[0];
+    let want = &calls[449];
+    assert_eq!(
+        (e.tenant_id, e.workspace_id, e.at, e.principal_id),
+        (
+            want.tenant_id,
+            want.workspace_id,
+            want.at,
+            want.principal_id
+        )
+    );
+    assert_eq!(
+        (
+            &e.principal_kind,
+            &e.principal_name,
+            &e.action,
+            &e.resource_kind
+        ),
+        (
+            &want.principal_kind,
+            &want.principal_name,
+            &want.action,
+            &want.resource_kind
+        )
+    );
+    assert_eq!(
+        (&e.resource_id, &e.resource_name, &e.outcome, &e.detail),
+        (
+            &want.resource_id,
+            &want.resource_name,
+            &want.outcome,
+            &want.detail
+        )
+    );
     let (all, _) = store.workspace_events(ws, page(450)).await.unwrap();
     let ns: Vec<i64> = all
         .iter()
