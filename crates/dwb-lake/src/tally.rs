@@ -45,7 +45,7 @@ use crate::row_groups::{as_dictionary, FileReader, RowGroupStats};
 const MAX_DISTINCT: usize = 1024;
 /// Most values held in all value counts; past it they start over.
 const MAX_HELD_VALUES: usize = 2_000_000;
-/// Most footers held; past it they start over.
+/// Most footers held per table; past it the table's start over.
 const MAX_FOOTERS: usize = 4096;
 /// Rows left to read past which (and past a quarter of the table) the
 /// caller's parallel DataFusion count is faster.
@@ -84,7 +84,23 @@ struct ValueCounts {
 /// was read of a file stays true.
 #[derive(Default)]
 pub(crate) struct Tallies {
-    tables: Mutex<HashMap<String, Held>>,
+    tables: Mutex<Tables>,
+}
+
+#[derive(Default)]
+struct Tables {
+    by_table: HashMap<String, Held>,
+    /// Values held in every table's value counts (bounded by `MAX_HELD_VALUES`).
+    values_held: usize,
+}
+
+impl Tables {
+    fn drop_values(&mut self) {
+        for h in self.by_table.values_mut() {
+            h.values.clear();
+        }
+        self.values_held = 0;
+    }
 }
 
 #[derive(Default)]
@@ -100,13 +116,16 @@ impl Tallies {
     /// Drops what is kept of `table` (it was deleted).
     pub(crate) fn forget(&self, table: &str) {
         if let Ok(mut m) = self.tables.lock() {
-            m.remove(table);
+            if let Some(h) = m.by_table.remove(table) {
+                let held: usize = h.values.values().flatten().map(|v| v.counts.len()).sum();
+                m.values_held = m.values_held.saturating_sub(held);
+            }
         }
     }
 
     fn with<T>(&self, table: &str, f: impl FnOnce(&mut Held) -> T) -> Option<T> {
         let mut m = self.tables.lock().ok()?;
-        Some(f(m.entry(table.to_string()).or_default()))
+        Some(f(m.by_table.entry(table.to_string()).or_default()))
     }
 
     fn footer(&self, table: &str, path: &Path) -> Option<ArrowReaderMetadata> {
@@ -136,21 +155,18 @@ impl Tallies {
         let Ok(mut m) = self.tables.lock() else {
             return;
         };
-        let held: usize = m
-            .values()
-            .flat_map(|h| h.values.values().flatten())
-            .map(|v| v.counts.len())
-            .sum();
-        if held + v.as_ref().map_or(0, |v| v.counts.len()) > MAX_HELD_VALUES {
-            for h in m.values_mut() {
-                h.values.clear();
-            }
+        let adding = v.as_ref().map_or(0, |v| v.counts.len());
+        if m.values_held + adding > MAX_HELD_VALUES {
+            m.drop_values();
         }
-        let h = m.entry(table.to_string()).or_default();
+        m.values_held += adding;
+        let h = m.by_table.entry(table.to_string()).or_default();
         if v.is_none() {
             h.wide.insert(key.2.clone());
         }
-        h.values.insert(key, v);
+        if let Some(Some(old)) = h.values.insert(key, v) {
+            m.values_held = m.values_held.saturating_sub(old.counts.len());
+        }
     }
 }
 

@@ -198,7 +198,12 @@ fn counts_match_datafusion_for_kept_dropped_cut_and_read_row_groups() {
         assert_eq!(again, Some(theirs), "second time: {filters:?}");
     }
     let held = tallies.tables.lock().unwrap();
-    let t = held.get("t").unwrap();
+    let t = held.by_table.get("t").unwrap();
+    let counted: usize = t.values.values().flatten().map(|v| v.counts.len()).sum();
+    assert_eq!(
+        held.values_held, counted,
+        "the running total of held values"
+    );
     assert!(
         t.values.values().any(Option::is_some),
         "no value counts kept"
