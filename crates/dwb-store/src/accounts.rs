@@ -289,19 +289,25 @@ pub async fn record_last_used(pool: &AnyPool, uses: &[(Uuid, Timestamp)]) -> Sto
     Ok(())
 }
 
-/// Rows per multi-row `INSERT` of [`append_events`] on PostgreSQL (13
-/// parameters each). Fixed, so that each connection prepares two texts
-/// (this many rows, and one row for the rest), not one per chunk length.
-const EVENTS_PER_INSERT: usize = 32;
+/// Rows per multi-row `INSERT` of [`append_events`] (13 parameters each),
+/// then a few rows, then one: fixed sizes, so that each connection prepares
+/// three texts, not one per chunk length.
+const EVENTS_PER_INSERT: [usize; 3] = [64, 8, 1];
 /// Parameters of one event row.
 const EVENT_PARAMS: usize = 13;
 
-/// The `INSERT` of `rows` events.
-fn insert_events_sql(rows: usize) -> String {
+/// The `INSERT` of `rows` events. SQLite gets anonymous `?` parameters:
+/// sqlx asks SQLite for each parameter's name, and SQLite finds a `$N`
+/// name by a linear search, so `$N` cost P² per statement (200-row
+/// statements once took a fifth of the server's CPU); `?` has no name.
+fn insert_events_sql(backend: Backend, rows: usize) -> String {
     let tuples: Vec<String> = (0..rows)
         .map(|i| {
             let p: Vec<String> = (1..=EVENT_PARAMS)
-                .map(|k| format!("${}", i * EVENT_PARAMS + k))
+                .map(|k| match backend {
+                    Backend::Sqlite => "?".to_string(),
+                    Backend::Postgres => format!("${}", i * EVENT_PARAMS + k),
+                })
                 .collect();
             format!("({})", p.join(", "))
         })
@@ -315,85 +321,51 @@ fn insert_events_sql(rows: usize) -> String {
 }
 
 /// Appends many events in one transaction, many rows per statement: the
-/// batches of API-call events keep up with tens of thousands of calls a second.
+/// batches of API-call events keep up with tens of thousands of calls a
+/// second. (A statement per row costs a wake-up of sqlx's SQLite thread
+/// each; SQLite's `json_each` with one JSON parameter, tried before, turned
+/// each row back into JSON text once per column: half the insert's time.)
 pub async fn append_events(
     pool: &AnyPool,
     backend: Backend,
     events: &[NewEvent],
 ) -> StoreResult<()> {
-    if backend == Backend::Sqlite {
-        return append_events_sqlite(pool, events).await;
-    }
-    static MANY: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| insert_events_sql(EVENTS_PER_INSERT));
-    static ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_events_sql(1));
-    let mut tx = crate::sql::begin_write(pool).await?;
-    let full = events.len() - events.len() % EVENTS_PER_INSERT;
-    let (many, rest) = events.split_at(full);
-    let chunks = many
-        .chunks(EVENTS_PER_INSERT)
-        .map(|c| (MANY.as_str(), c))
-        .chain(rest.chunks(1).map(|c| (ONE.as_str(), c)));
-    for (sql, chunk) in chunks {
-        let mut q = sqlx::query(sql);
-        for e in chunk {
-            q = q
-                .bind(Uuid::new_v4().to_string())
-                .bind(e.tenant_id.to_string())
-                .bind(e.workspace_id.map(|u| u.to_string()))
-                .bind(e.at.millis())
-                .bind(e.principal_kind.clone())
-                .bind(e.principal_id.map(|u| u.to_string()))
-                .bind(e.principal_name.clone())
-                .bind(e.action.clone())
-                .bind(e.resource_kind.clone())
-                .bind(e.resource_id.clone())
-                .bind(e.resource_name.clone())
-                .bind(e.outcome.clone())
-                .bind(e.detail.to_string());
-        }
-        q.execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// SQLite: every event of the call in one statement with one parameter,
-/// the rows as a JSON array of arrays read back by `json_each` in SQLite's
-/// own C code. One bind and one trip to sqlx's SQLite worker thread per
-/// call: multi-row statements cost a thread wake-up each, and binding P
-/// parameters costs P² there (sqlx looks up each parameter's name, SQLite
-/// searches the names linearly: 200-row statements once took a fifth of
-/// the server's CPU, and a text per chunk length filled the per-connection
-/// statement caches).
-async fn append_events_sqlite(pool: &AnyPool, events: &[NewEvent]) -> StoreResult<()> {
-    const SQL: &str = "INSERT INTO ledger_events (id, tenant_id, workspace_id, at, principal_kind, \
-        principal_id, principal_name, action, resource_kind, resource_id, resource_name, outcome, detail) \
-        SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
-        value->>7, value->>8, value->>9, value->>10, value->>11, value->>12 FROM json_each($1)";
-    let rows: Vec<serde_json::Value> = events
-        .iter()
-        .map(|e| {
-            serde_json::json!([
-                Uuid::new_v4().to_string(),
-                e.tenant_id.to_string(),
-                e.workspace_id.map(|u| u.to_string()),
-                e.at.millis(),
-                e.principal_kind,
-                e.principal_id.map(|u| u.to_string()),
-                e.principal_name,
-                e.action,
-                e.resource_kind,
-                e.resource_id,
-                e.resource_name,
-                e.outcome,
-                e.detail.to_string(),
-            ])
+    // Per backend, the text of each statement size.
+    static TEXTS: std::sync::LazyLock<[Vec<String>; 2]> = std::sync::LazyLock::new(|| {
+        [Backend::Sqlite, Backend::Postgres].map(|b| {
+            EVENTS_PER_INSERT
+                .iter()
+                .map(|n| insert_events_sql(b, *n))
+                .collect()
         })
-        .collect();
-    let text = serde_json::Value::Array(rows).to_string();
+    });
+    let texts = &TEXTS[usize::from(backend == Backend::Postgres)];
     let mut tx = crate::sql::begin_write(pool).await?;
-    sqlx::query(SQL).bind(text).execute(&mut *tx).await?;
+    let mut rest = events;
+    for (size, sql) in EVENTS_PER_INSERT.iter().zip(texts) {
+        while rest.len() >= *size {
+            let (chunk, after) = rest.split_at(*size);
+            rest = after;
+            let mut q = sqlx::query(sql.as_str());
+            for e in chunk {
+                q = q
+                    .bind(Uuid::new_v4().to_string())
+                    .bind(e.tenant_id.to_string())
+                    .bind(e.workspace_id.map(|u| u.to_string()))
+                    .bind(e.at.millis())
+                    .bind(e.principal_kind.as_str())
+                    .bind(e.principal_id.map(|u| u.to_string()))
+                    .bind(e.principal_name.as_str())
+                    .bind(e.action.as_str())
+                    .bind(e.resource_kind.as_str())
+                    .bind(e.resource_id.as_deref())
+                    .bind(e.resource_name.as_str())
+                    .bind(e.outcome.as_str())
+                    .bind(e.detail.to_string());
+            }
+            q.execute(&mut *tx).await?;
+        }
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -23,6 +23,9 @@ const HARD_LIMIT: usize = 2 * MAX_PENDING;
 pub const ROOM_WAIT: Duration = Duration::from_secs(3);
 /// Events taken for writing at a time (room is made for calls at each take).
 const FLUSH_EVENTS: usize = 10_000;
+/// Events written per store transaction (a multiple of the store's 64
+/// rows per statement).
+const WRITE_EVENTS: usize = 2048;
 /// Most distinct shared strings kept; the set starts again when full.
 const MAX_SHARED: usize = 4096;
 
@@ -197,7 +200,7 @@ impl Usage {
             }
         }
         let mut written = 0;
-        for chunk in events.chunks(500) {
+        for chunk in events.chunks(WRITE_EVENTS) {
             let written_now: Vec<NewEvent> = chunk.iter().map(Pending::event).collect();
             match store.append_events(&written_now).await {
                 Ok(()) => {}
