@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::secret::{constant_time_eq, digest, random_token, Redacted};
+use crate::secret::{digest_matches, random_token, Redacted};
 use crate::Timestamp;
 
 pub const SECRET_PREFIX: &str = "dwbs_";
@@ -43,7 +43,7 @@ pub fn secret_expiry(issued: Timestamp) -> Timestamp {
 
 /// True when `given` is the secret whose digest is `stored_digest`.
 pub fn secret_matches(given: &str, stored_digest: &str) -> bool {
-    constant_time_eq(&digest(given), stored_digest)
+    digest_matches(given, stored_digest)
 }
 
 /// How a secret stands at `now`, for the portal and the token endpoint.
@@ -68,6 +68,7 @@ pub fn secret_state(expires_at: Timestamp, now: Timestamp) -> SecretState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::digest;
 
     #[test]
     fn credentials_are_prefixed_and_distinct() {

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::sql::{id, insert_event, ts, Backend, Conn};
 use crate::{
-    AccountChange, AccountSecrets, NewEvent, NewSecret, NewServiceAccount, RoleHolder,
-    ServiceAccount, StoreError, StoreResult, StoredSigningKey,
+    AccountChange, AccountSecrets, BufferedEvent, NewEvent, NewSecret, NewServiceAccount,
+    RoleHolder, ServiceAccount, StoreError, StoreResult, StoredSigningKey,
 };
 
 const COLS: &str = "id, workspace_id, tenant_id, name, contact_email, access_kind, access_level, \
@@ -328,7 +328,7 @@ fn insert_events_sql(backend: Backend, rows: usize) -> String {
 pub async fn append_events(
     pool: &AnyPool,
     backend: Backend,
-    events: &[NewEvent],
+    events: &[BufferedEvent],
 ) -> StoreResult<()> {
     // Per backend, the text of each statement size.
     static TEXTS: std::sync::LazyLock<[Vec<String>; 2]> = std::sync::LazyLock::new(|| {
@@ -340,6 +340,15 @@ pub async fn append_events(
         })
     });
     let texts = &TEXTS[usize::from(backend == Backend::Postgres)];
+    debug_assert!(
+        events
+            .iter()
+            .all(|e| serde_json::from_str::<serde_json::Value>(&e.detail).is_ok()),
+        "a ledger event's detail must be JSON"
+    );
+    if events.is_empty() {
+        return Ok(());
+    }
     let mut tx = crate::sql::begin_write(pool).await?;
     let mut rest = events;
     for (size, sql) in EVENTS_PER_INSERT.iter().zip(texts) {
@@ -353,15 +362,15 @@ pub async fn append_events(
                     .bind(e.tenant_id.to_string())
                     .bind(e.workspace_id.map(|u| u.to_string()))
                     .bind(e.at.millis())
-                    .bind(e.principal_kind.as_str())
+                    .bind(&*e.principal_kind)
                     .bind(e.principal_id.map(|u| u.to_string()))
-                    .bind(e.principal_name.as_str())
-                    .bind(e.action.as_str())
-                    .bind(e.resource_kind.as_str())
+                    .bind(&*e.principal_name)
+                    .bind(&*e.action)
+                    .bind(&*e.resource_kind)
                     .bind(e.resource_id.as_deref())
-                    .bind(e.resource_name.as_str())
-                    .bind(e.outcome.as_str())
-                    .bind(e.detail.to_string());
+                    .bind(&*e.resource_name)
+                    .bind(&*e.outcome)
+                    .bind(&*e.detail);
             }
             q.execute(&mut *tx).await?;
         }

@@ -133,7 +133,7 @@ pub trait Store: Send + Sync + 'static {
     /// Moves each account's "last used" forward (never back).
     async fn record_last_used(&self, uses: &[(Uuid, Timestamp)]) -> StoreResult<()>;
     /// Writes a batch of ledger events in one transaction.
-    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+    async fn append_events(&self, events: &[BufferedEvent]) -> StoreResult<()>;
 
     // Token-signing keys.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;

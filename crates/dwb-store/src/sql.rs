@@ -17,10 +17,11 @@ use uuid::Uuid;
 
 use crate::{accounts, datasets, jobs};
 use crate::{
-    redact_url, AccountChange, AccountSecrets, Bootstrap, BootstrapDone, Dataset, Event, Member,
-    MemberTarget, NewEvent, NewSchema, NewSchemaVersion, NewSecret, NewServiceAccount, NewSession,
-    NewUser, NewWorkspace, RoleHolder, SchemaChange, SchemaRecord, SchemaVersion, ServiceAccount,
-    Store, StoreError, StoreResult, StoredSigningKey, Tenant, User, Workspace,
+    redact_url, AccountChange, AccountSecrets, Bootstrap, BootstrapDone, BufferedEvent, Dataset,
+    Event, Member, MemberTarget, NewEvent, NewSchema, NewSchemaVersion, NewSecret,
+    NewServiceAccount, NewSession, NewUser, NewWorkspace, RoleHolder, SchemaChange, SchemaRecord,
+    SchemaVersion, ServiceAccount, Store, StoreError, StoreResult, StoredSigningKey, Tenant, User,
+    Workspace,
 };
 use crate::{IngestJob, IngestStatus, JobOutcome, RowsChange};
 
@@ -879,7 +880,7 @@ impl Store for SqlStore {
         self.bounded(accounts::record_last_used(&self.pool, uses))
             .await
     }
-    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+    async fn append_events(&self, events: &[BufferedEvent]) -> StoreResult<()> {
         self.bounded(accounts::append_events(&self.pool, self.backend, events))
             .await
     }

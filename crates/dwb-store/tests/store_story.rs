@@ -653,66 +653,48 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     ));
     let page = |size| dwb_core::paging::Page { index: 1, size };
     let (_, before) = store.workspace_events(ws, page(1)).await.unwrap();
-    // Batches span several multi-row statements (32 rows each, the rest one
-    // row at a time) in one transaction.
-    let calls: Vec<_> = (0..450)
+    // Batches span several multi-row statements (64 rows each, then 8, then
+    // one at a time: 458 = 7 × 64 + 8 + 2) in one transaction.
+    let calls: Vec<_> = (0..458)
         .map(|i| {
             let mut e = ev(tenant_id, Some(ws), 1000 + i, "ApiCall");
             e.resource_name = format!("call {i}");
             e.resource_id = (i % 2 == 1).then(|| format!("/api/v2/x/{i}"));
-            e.principal_id = Some(Uuid::from_u128(i as u128 + 7));
+            e.principal_id = (i % 3 != 0).then(|| Uuid::from_u128(i as u128 + 7));
+            e.outcome = ["success", "denied", "failed"][i as usize % 3].into();
             e.detail = json!({"n": i, "quote": "it's; \"fine\""});
             e
         })
         .collect();
-    store.append_events(&calls).await.unwrap();
+    let buffered: Vec<dwb_store::BufferedEvent> = calls.iter().cloned().map(Into::into).collect();
+    store.append_events(&buffered).await.unwrap();
     store.append_events(&[]).await.unwrap();
     let (events, after) = store.workspace_events(ws, page(3)).await.unwrap();
-    assert_eq!(after - before, 450);
+    assert_eq!(after - before, 458);
     let names: Vec<_> = events.iter().map(|e| e.resource_name.as_str()).collect();
-    assert_eq!(names, ["call 449", "call 448", "call 447"], "newest first");
+    assert_eq!(names, ["call 457", "call 456", "call 455"], "newest first");
     assert_eq!(events[0].detail["quote"], "it's; \"fine\"");
-    // Every field as given (the SQLite path sends rows as JSON).
-    let e = &events[0];
-    let want = &calls[449];
-    assert_eq!(
-        (e.tenant_id, e.workspace_id, e.at, e.principal_id),
-        (
-            want.tenant_id,
-            want.workspace_id,
-            want.at,
-            want.principal_id
-        )
-    );
-    assert_eq!(
-        (
-            &e.principal_kind,
-            &e.principal_name,
-            &e.action,
-            &e.resource_kind
-        ),
-        (
-            &want.principal_kind,
-            &want.principal_name,
-            &want.action,
-            &want.resource_kind
-        )
-    );
-    assert_eq!(
-        (&e.resource_id, &e.resource_name, &e.outcome, &e.detail),
-        (
-            &want.resource_id,
-            &want.resource_name,
-            &want.outcome,
-            &want.detail
-        )
-    );
-    let (all, _) = store.workspace_events(ws, page(450)).await.unwrap();
-    let ns: Vec<i64> = all
-        .iter()
-        .map(|e| e.detail["n"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ns, (0..450).rev().collect::<Vec<_>>(), "every event, once");
+    // Every field of every event as given, once, in order (whichever
+    // statement size wrote it).
+    let (all, _) = store.workspace_events(ws, page(458)).await.unwrap();
+    assert_eq!(all.len(), 458);
+    for (e, want) in all.iter().zip(calls.iter().rev()) {
+        let got = dwb_store::NewEvent {
+            tenant_id: e.tenant_id,
+            workspace_id: e.workspace_id,
+            at: e.at,
+            principal_kind: e.principal_kind.clone(),
+            principal_id: e.principal_id,
+            principal_name: e.principal_name.clone(),
+            action: e.action.clone(),
+            resource_kind: e.resource_kind.clone(),
+            resource_id: e.resource_id.clone(),
+            resource_name: e.resource_name.clone(),
+            outcome: e.outcome.clone(),
+            detail: e.detail.clone(),
+        };
+        assert_eq!(&got, want);
+    }
 }
 
 #[tokio::test]

@@ -12,14 +12,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dwb_core::jwt::{check_claims, Claims, TokenError};
 use dwb_core::principal::{Account, Principal};
-use dwb_core::secret::{constant_time_eq, digest};
+use dwb_core::secret::digest_matches;
 use dwb_store::AccountSecrets;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
-use crate::auth::usage::ROOM_WAIT;
-use crate::ledger::{event, Actor, Resource};
+use crate::auth::usage::{ApiCall, ROOM_WAIT};
+use crate::ledger::Actor;
 use crate::state::AppState;
 
 pub const SUBSCRIPTION_KEY_HEADER: &str = "ocp-apim-subscription-key";
@@ -131,7 +130,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiCaller
             true,
         ));
     }
-    if !constant_time_eq(&digest(key), &account.api_key_digest) {
+    if !digest_matches(key, &account.api_key_digest) {
         return Err(unauthorized(
             "the Ocp-Apim-Subscription-Key is not the API key of the service account the access token was issued to",
             false,
@@ -157,38 +156,22 @@ pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_default();
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
     req.extensions_mut().insert(caller.clone());
     let resp = next.run(req).await;
-    let status = resp.status().as_u16();
     let a = &caller.account.account;
-    let name = format!("{method} {path}");
-    let mut e = event(
-        &caller.actor(),
-        a.tenant_id,
-        Some(a.workspace_id),
-        state.clock.now(),
-        "ApiCall",
-        Resource {
-            kind: "api",
-            id: route.clone(),
-            name: &name,
-        },
-    );
-    e.outcome = match status {
-        200..=399 => "success",
-        401 | 403 | 404 => "denied",
-        _ => "failed",
-    }
-    .into();
-    e.detail = json!({"method": method, "route": route, "status": status});
-    let used = (200..400).contains(&status).then_some(a.id);
-    state.usage.record(used, e);
+    state.usage.record_call(&ApiCall {
+        tenant_id: a.tenant_id,
+        workspace_id: a.workspace_id,
+        at: state.clock.now(),
+        account_id: a.id,
+        account_name: &a.name,
+        method: method.as_str(),
+        route: route.as_ref().map(MatchedPath::as_str).unwrap_or_default(),
+        path: uri.path(),
+        status: resp.status().as_u16(),
+    });
     resp
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dwb_core::Timestamp;
-use dwb_store::{NewEvent, Store, StoreError};
+use dwb_store::{BufferedEvent, NewEvent, Store, StoreError};
 use uuid::Uuid;
 
 /// Events kept waiting for a flush past which calls wait for room.
@@ -29,44 +29,49 @@ const WRITE_EVENTS: usize = 2048;
 /// Most distinct shared strings kept; the set starts again when full.
 const MAX_SHARED: usize = 4096;
 
-/// An event waiting to be written, in about a quarter of a `NewEvent`'s
-/// memory (~350 bytes instead of ~1.4 KB): the strings that repeat from call
-/// to call (kinds, actions, outcomes, account names, routes) are shared, and
-/// the details are kept as JSON text. A burst of calls, or a store outage,
-/// fills the buffer, so its size is what the server's memory follows.
-#[derive(Debug, Clone, PartialEq)]
-struct Pending {
-    tenant_id: Uuid,
-    workspace_id: Option<Uuid>,
-    at: Timestamp,
-    principal_id: Option<Uuid>,
-    principal_kind: Arc<str>,
-    principal_name: Arc<str>,
-    action: Arc<str>,
-    resource_kind: Arc<str>,
-    resource_id: Option<Arc<str>>,
-    resource_name: Box<str>,
-    outcome: Arc<str>,
-    detail: Box<str>,
+/// An event waiting to be written (shared strings, detail as JSON text).
+type Pending = BufferedEvent;
+
+/// One authenticated API call, as the gateway saw it.
+pub struct ApiCall<'a> {
+    pub tenant_id: Uuid,
+    pub workspace_id: Uuid,
+    pub at: Timestamp,
+    pub account_id: Uuid,
+    pub account_name: &'a str,
+    pub method: &'a str,
+    /// The route's template, e.g. `/api/v2/workspaces/{workspace_id}`.
+    pub route: &'a str,
+    pub path: &'a str,
+    pub status: u16,
 }
 
-impl Pending {
-    fn event(&self) -> NewEvent {
-        NewEvent {
-            tenant_id: self.tenant_id,
-            workspace_id: self.workspace_id,
-            at: self.at,
-            principal_kind: self.principal_kind.to_string(),
-            principal_id: self.principal_id,
-            principal_name: self.principal_name.to_string(),
-            action: self.action.to_string(),
-            resource_kind: self.resource_kind.to_string(),
-            resource_id: self.resource_id.as_deref().map(str::to_string),
-            resource_name: self.resource_name.to_string(),
-            outcome: self.outcome.to_string(),
-            detail: serde_json::from_str(&self.detail).unwrap_or(serde_json::Value::Null),
-        }
-    }
+/// The strings every API-call event holds, made once (no look-up per call).
+struct CallStrings {
+    principal_kind: Arc<str>,
+    action: Arc<str>,
+    resource_kind: Arc<str>,
+    success: Arc<str>,
+    denied: Arc<str>,
+    failed: Arc<str>,
+}
+
+static CALL: std::sync::LazyLock<CallStrings> = std::sync::LazyLock::new(|| CallStrings {
+    principal_kind: "service_account".into(),
+    action: "ApiCall".into(),
+    resource_kind: "api".into(),
+    success: "success".into(),
+    denied: "denied".into(),
+    failed: "failed".into(),
+});
+
+/// The detail of an `ApiCall` event. Its fields stay in alphabetical
+/// order: the text must be what `json!` (keys sorted) wrote before.
+#[derive(serde::Serialize)]
+struct CallDetail<'a> {
+    method: &'a str,
+    route: &'a str,
+    status: u16,
 }
 
 #[derive(Default)]
@@ -90,7 +95,7 @@ impl Buffer {
     }
 
     fn pending(&mut self, e: NewEvent) -> Pending {
-        Pending {
+        BufferedEvent {
             tenant_id: e.tenant_id,
             workspace_id: e.workspace_id,
             at: e.at,
@@ -103,6 +108,37 @@ impl Buffer {
             resource_name: e.resource_name.into_boxed_str(),
             outcome: self.share(&e.outcome),
             detail: e.detail.to_string().into_boxed_str(),
+        }
+    }
+
+    /// The ledger event of an API call: built here from borrowed parts, so
+    /// that a call costs its two owned strings and no intermediate event.
+    fn call(&mut self, c: &ApiCall<'_>) -> Pending {
+        let outcome = match c.status {
+            200..=399 => &CALL.success,
+            401 | 403 | 404 => &CALL.denied,
+            _ => &CALL.failed,
+        };
+        let detail = CallDetail {
+            method: c.method,
+            route: c.route,
+            status: c.status,
+        };
+        BufferedEvent {
+            tenant_id: c.tenant_id,
+            workspace_id: Some(c.workspace_id),
+            at: c.at,
+            principal_id: Some(c.account_id),
+            principal_kind: CALL.principal_kind.clone(),
+            principal_name: self.share(c.account_name),
+            action: CALL.action.clone(),
+            resource_kind: CALL.resource_kind.clone(),
+            resource_id: Some(self.share(c.route)),
+            resource_name: format!("{} {}", c.method, c.path).into_boxed_str(),
+            outcome: outcome.clone(),
+            detail: serde_json::to_string(&detail)
+                .unwrap_or_else(|_| "{}".into())
+                .into_boxed_str(),
         }
     }
 }
@@ -121,17 +157,34 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Records a ledger event to be written with the next flush; `account`,
+    /// when given, has its "last used" time moved to the event's.
     pub fn record(&self, account: Option<Uuid>, event: NewEvent) {
+        self.push(account, event.at, |b| b.pending(event));
+    }
+
+    /// Records an authenticated API call (the gateway's event, for every
+    /// call); a successful call counts as a use of its account.
+    pub fn record_call(&self, call: &ApiCall<'_>) {
+        let used = (200..400).contains(&call.status).then_some(call.account_id);
+        self.push(used, call.at, |b| b.call(call));
+    }
+
+    fn push(
+        &self,
+        account: Option<Uuid>,
+        at: Timestamp,
+        event: impl FnOnce(&mut Buffer) -> Pending,
+    ) {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(id) = account {
-            let at = event.at;
             p.used
                 .entry(id)
                 .and_modify(|t| *t = (*t).max(at))
                 .or_insert(at);
         }
         if p.events.len() < HARD_LIMIT {
-            let e = p.pending(event);
+            let e = event(&mut p);
             p.events.push_back(e);
         } else {
             self.count_dropped(1);
@@ -201,8 +254,7 @@ impl Usage {
         }
         let mut written = 0;
         for chunk in events.chunks(WRITE_EVENTS) {
-            let written_now: Vec<NewEvent> = chunk.iter().map(Pending::event).collect();
-            match store.append_events(&written_now).await {
+            match store.append_events(chunk).await {
                 Ok(()) => {}
                 Err(e @ StoreError::Unavailable(_)) => {
                     let left = events.len() - written;
@@ -210,8 +262,23 @@ impl Usage {
                     break;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, n = chunk.len(), "API ledger events refused by the store; dropped");
-                    self.count_dropped(chunk.len() as u64);
+                    // One event the store refuses (a bug) must not take the
+                    // rest of its transaction with it: each is tried alone.
+                    tracing::error!(error = %e, n = chunk.len(), "API ledger events refused by the store; writing them one by one");
+                    let mut refused = 0;
+                    for one in chunk {
+                        if store
+                            .append_events(std::slice::from_ref(one))
+                            .await
+                            .is_err()
+                        {
+                            refused += 1;
+                        }
+                    }
+                    if refused > 0 {
+                        tracing::error!(refused, "API ledger events refused by the store; dropped");
+                        self.count_dropped(refused);
+                    }
                 }
             }
             written += chunk.len();
@@ -302,14 +369,53 @@ mod tests {
     fn a_pending_event_is_written_exactly_as_recorded() {
         let mut b = Buffer::default();
         for n in 0..3 {
-            let p = b.pending(call(n));
-            assert_eq!(p.event(), call(n));
+            assert_eq!(b.pending(call(n)), BufferedEvent::from(call(n)));
         }
         let mut e = call(9);
         e.workspace_id = None;
         e.principal_id = None;
         e.resource_id = None;
-        assert_eq!(b.pending(e.clone()).event(), e);
+        assert_eq!(b.pending(e.clone()), BufferedEvent::from(e));
+    }
+
+    #[test]
+    fn an_api_call_is_the_event_it_always_was() {
+        let mut b = Buffer::default();
+        for (status, outcome) in [
+            (200, "success"),
+            (302, "success"),
+            (403, "denied"),
+            (404, "denied"),
+            (409, "failed"),
+            (500, "failed"),
+        ] {
+            let c = ApiCall {
+                tenant_id: Uuid::from_u128(1),
+                workspace_id: Uuid::from_u128(2),
+                at: Timestamp(7),
+                account_id: Uuid::from_u128(3),
+                account_name: "robot \"r2\"",
+                method: "GET",
+                route: "/api/v2/workspaces/{workspace_id}",
+                path: "/api/v2/workspaces/abc",
+                status,
+            };
+            let want = NewEvent {
+                tenant_id: Uuid::from_u128(1),
+                workspace_id: Some(Uuid::from_u128(2)),
+                at: Timestamp(7),
+                principal_kind: "service_account".into(),
+                principal_id: Some(Uuid::from_u128(3)),
+                principal_name: "robot \"r2\"".into(),
+                action: "ApiCall".into(),
+                resource_kind: "api".into(),
+                resource_id: Some("/api/v2/workspaces/{workspace_id}".into()),
+                resource_name: "GET /api/v2/workspaces/abc".into(),
+                outcome: outcome.into(),
+                detail: json!({"method": "GET", "route": "/api/v2/workspaces/{workspace_id}", "status": status}),
+            };
+            assert_eq!(b.call(&c), BufferedEvent::from(want), "status {status}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
