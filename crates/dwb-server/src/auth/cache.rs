@@ -139,8 +139,11 @@ pub struct TokenCache {
     /// the whole token, which a hit must equal: hashing the whole token
     /// (about 600 bytes) was most of a lookup's cost. Only verified
     /// tokens are held, and two of them do not share a signature.
-    entries: RwLock<HashMap<[u8; TAIL], (Box<str>, Arc<Claims>)>>,
+    entries: RwLock<HashMap<[u8; TAIL], HeldToken>>,
 }
+
+/// A verified token, whole, and its claims.
+type HeldToken = (Box<str>, Arc<Claims>);
 
 /// Bytes of a token's end that key [`TokenCache`] (shorter tokens are
 /// padded with zeros).
