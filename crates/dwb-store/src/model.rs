@@ -159,22 +159,33 @@ pub struct BufferedEvent {
     pub detail: Box<str>,
 }
 
-impl From<NewEvent> for BufferedEvent {
-    fn from(e: NewEvent) -> Self {
+impl BufferedEvent {
+    /// `e`, its repeating strings made by `share` (which may hand out an
+    /// `Arc` it already holds).
+    pub fn shared(e: NewEvent, mut share: impl FnMut(&str) -> Arc<str>) -> Self {
         Self {
             tenant_id: e.tenant_id,
             workspace_id: e.workspace_id,
             at: e.at,
-            principal_kind: e.principal_kind.into(),
+            principal_kind: share(&e.principal_kind),
             principal_id: e.principal_id,
-            principal_name: e.principal_name.into(),
-            action: e.action.into(),
-            resource_kind: e.resource_kind.into(),
-            resource_id: e.resource_id.map(Into::into),
-            resource_name: e.resource_name.into(),
-            outcome: e.outcome.into(),
-            detail: e.detail.to_string().into(),
+            principal_name: share(&e.principal_name),
+            action: share(&e.action),
+            resource_kind: share(&e.resource_kind),
+            resource_id: e.resource_id.as_deref().map(&mut share),
+            resource_name: e.resource_name.into_boxed_str(),
+            outcome: share(&e.outcome),
+            detail: e.detail.to_string().into_boxed_str(),
         }
+    }
+}
+
+impl From<NewEvent> for BufferedEvent {
+    fn from(e: NewEvent) -> Self {
+        fn own(s: &str) -> Arc<str> {
+            Arc::from(s)
+        }
+        Self::shared(e, own)
     }
 }
 

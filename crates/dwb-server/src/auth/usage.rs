@@ -29,9 +29,6 @@ const WRITE_EVENTS: usize = 2048;
 /// Most distinct shared strings kept; the set starts again when full.
 const MAX_SHARED: usize = 4096;
 
-/// An event waiting to be written (shared strings, detail as JSON text).
-type Pending = BufferedEvent;
-
 /// One authenticated API call, as the gateway saw it.
 pub struct ApiCall<'a> {
     pub tenant_id: Uuid,
@@ -76,7 +73,7 @@ struct CallDetail<'a> {
 
 #[derive(Default)]
 struct Buffer {
-    events: VecDeque<Pending>,
+    events: VecDeque<BufferedEvent>,
     used: HashMap<Uuid, Timestamp>,
     shared: HashSet<Arc<str>>,
 }
@@ -94,26 +91,13 @@ impl Buffer {
         new
     }
 
-    fn pending(&mut self, e: NewEvent) -> Pending {
-        BufferedEvent {
-            tenant_id: e.tenant_id,
-            workspace_id: e.workspace_id,
-            at: e.at,
-            principal_id: e.principal_id,
-            principal_kind: self.share(&e.principal_kind),
-            principal_name: self.share(&e.principal_name),
-            action: self.share(&e.action),
-            resource_kind: self.share(&e.resource_kind),
-            resource_id: e.resource_id.as_deref().map(|r| self.share(r)),
-            resource_name: e.resource_name.into_boxed_str(),
-            outcome: self.share(&e.outcome),
-            detail: e.detail.to_string().into_boxed_str(),
-        }
+    fn pending(&mut self, e: NewEvent) -> BufferedEvent {
+        BufferedEvent::shared(e, |s| self.share(s))
     }
 
     /// The ledger event of an API call: built here from borrowed parts, so
     /// that a call costs its two owned strings and no intermediate event.
-    fn call(&mut self, c: &ApiCall<'_>) -> Pending {
+    fn call(&mut self, c: &ApiCall<'_>) -> BufferedEvent {
         let outcome = match c.status {
             200..=399 => &CALL.success,
             401 | 403 | 404 => &CALL.denied,
@@ -174,7 +158,7 @@ impl Usage {
         &self,
         account: Option<Uuid>,
         at: Timestamp,
-        event: impl FnOnce(&mut Buffer) -> Pending,
+        event: impl FnOnce(&mut Buffer) -> BufferedEvent,
     ) {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(id) = account {
@@ -233,7 +217,7 @@ impl Usage {
         let (events, used, more) = {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             let n = p.events.len().min(FLUSH_EVENTS);
-            let events: Vec<Pending> = p.events.drain(..n).collect();
+            let events: Vec<BufferedEvent> = p.events.drain(..n).collect();
             self.queued.store(p.events.len(), Ordering::Relaxed);
             (events, std::mem::take(&mut p.used), !p.events.is_empty())
         };
@@ -292,7 +276,7 @@ impl Usage {
 
     /// Puts unwritten events back in front of those recorded since, and
     /// merges last-use times, keeping the latest.
-    fn put_back(&self, mut events: Vec<Pending>, used: HashMap<Uuid, Timestamp>) {
+    fn put_back(&self, mut events: Vec<BufferedEvent>, used: HashMap<Uuid, Timestamp>) {
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for (id, at) in used {
             p.used
@@ -303,7 +287,7 @@ impl Usage {
         if events.is_empty() {
             return;
         }
-        let mut all: VecDeque<Pending> = events.drain(..).collect();
+        let mut all: VecDeque<BufferedEvent> = events.drain(..).collect();
         all.append(&mut p.events);
         if all.len() > HARD_LIMIT {
             let over = all.len() - HARD_LIMIT;
