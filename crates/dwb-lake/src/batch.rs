@@ -40,7 +40,7 @@ impl Builder {
     /// `false` (nothing appended) when it is not one. Strings are kept
     /// verbatim; other values ignore surrounding blanks.
     fn push_text(&mut self, format: Option<&str>, text: &str) -> bool {
-        let t = text.trim();
+        let t = trimmed(text);
         match self {
             Builder::Str(b) => b.append_value(text),
             Builder::I32(b) => match t.parse() {
@@ -87,6 +87,16 @@ impl Builder {
             Builder::Bool(b) => Arc::new(b.finish()),
             Builder::Ts(b) => Arc::new(b.finish()),
         }
+    }
+}
+
+/// `text` without surrounding blanks; as it is, without a look at every
+/// character, when it starts and ends with a visible ASCII character.
+fn trimmed(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        [only] if only.is_ascii_graphic() => text,
+        _ => text.trim(),
     }
 }
 

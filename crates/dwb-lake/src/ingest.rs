@@ -8,6 +8,7 @@ use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, ObjectStore, Path};
@@ -19,10 +20,10 @@ use crate::cluster;
 use crate::error::LakeError;
 use crate::lake::Lake;
 use crate::parse::{self, BATCH_ROWS};
-use crate::schema::TableSchema;
+use crate::schema::{ColumnType, TableSchema};
 
-/// Batches per Parquet file (about one million rows).
-const BATCHES_PER_FILE: usize = 16;
+/// Rows per Parquet file (about one million).
+const FILE_ROWS: usize = 16 * BATCH_ROWS;
 /// Most bytes of batches held to be clustered into one file: wide rows make
 /// smaller files rather than more memory.
 const MAX_CLUSTER_BYTES: usize = 64 * 1024 * 1024;
@@ -133,23 +134,19 @@ where
     R: tokio::io::AsyncRead + Unpin + Send,
 {
     let store = target.lake.table_store(target.url)?;
-    let mut staged = Staged::new(target.lake, target.url, target.schema)?;
-    let written = match staged.write_all(target.schema, csv).await {
-        Ok(()) => staged.finish().await,
-        Err(e) => Err(e),
-    };
-    let adds = match written {
-        Ok(adds) => adds,
+    let staged = Staged::new(target.lake, target.url, target.schema)?;
+    let (staged, written) = staged.write_all(target.schema, csv).await;
+    let (adds, rows) = match written {
+        Ok(done) => done,
         Err(e) => {
-            staged.abandon(store.as_ref()).await;
+            if let Some(mut staged) = staged {
+                staged.abandon(store.as_ref()).await;
+            }
             return Err(e);
         }
     };
-    match commit(target, adds.clone(), staged.rows).await {
-        Ok(version) => Ok(IngestReport {
-            rows: staged.rows,
-            version,
-        }),
+    match commit(target, adds.clone(), rows).await {
+        Ok(version) => Ok(IngestReport { rows, version }),
         Err(e) => {
             remove_files(store.as_ref(), &adds).await;
             Err(e)
@@ -161,13 +158,13 @@ where
 struct Staged {
     writer: RecordBatchWriter,
     adds: Vec<Add>,
-    batches_in_file: usize,
-    rows: u64,
+    rows_in_file: usize,
     /// The key columns each file is clustered on (see `cluster`); empty
     /// when the schema has no key, and batches are then written as they come.
     key: Vec<usize>,
     /// The next file's batches, held until it is full to be clustered.
     pending: Vec<RecordBatch>,
+    pending_rows: usize,
     pending_bytes: usize,
 }
 
@@ -180,6 +177,17 @@ impl Staged {
         if !key.is_empty() {
             props = props.set_sorting_columns(Some(cluster::sorting_columns(&key)));
         }
+        // Measurements and times are mostly all different: a dictionary of
+        // them is built, then given up, row group by row group.
+        for c in &schema.columns {
+            if matches!(
+                c.ty,
+                ColumnType::Double | ColumnType::Decimal | ColumnType::DateTime
+            ) {
+                let path = ColumnPath::new(vec![c.physical_name()]);
+                props = props.set_column_dictionary_enabled(path, false);
+            }
+        }
         let options = Some(lake.options().clone());
         let writer =
             RecordBatchWriter::try_new(url.as_str(), schema.arrow_schema(), None, options)?
@@ -187,18 +195,26 @@ impl Staged {
         Ok(Staged {
             writer,
             adds: Vec::new(),
-            batches_in_file: 0,
-            rows: 0,
+            rows_in_file: 0,
             key,
             pending: Vec::new(),
+            pending_rows: 0,
             pending_bytes: 0,
         })
     }
 
-    /// Reads, validates and writes the whole file; `Rejected` on bad content.
-    /// The source is read here while a blocking thread parses (see
-    /// `parse`) and Parquet is encoded as batches come back.
-    async fn write_all<R>(&mut self, schema: &TableSchema, csv: R) -> Result<(), LakeError>
+    /// Reads, validates and writes the whole file, answering every file
+    /// written and the rows; `Rejected` on bad content. The source is read here while
+    /// blocking threads parse (see `parse`) and another encodes Parquet as
+    /// batches come back (off the runtime's threads, so that an import does
+    /// not hold up requests, nor the reading of its own source). The
+    /// `Staged` comes back (`None` only if its thread panicked) so that a
+    /// failure can delete what it wrote.
+    async fn write_all<R>(
+        self,
+        schema: &TableSchema,
+        csv: R,
+    ) -> (Option<Self>, Result<(Vec<Add>, u64), LakeError>)
     where
         R: tokio::io::AsyncRead + Unpin + Send,
     {
@@ -209,12 +225,18 @@ impl Staged {
             2
         } else {
             cluster::batches_within(schema, MAX_CLUSTER_BYTES, BATCH_ROWS)
-                .clamp(2, BATCHES_PER_FILE)
+                .clamp(2, FILE_ROWS / BATCH_ROWS)
         };
-        let (batch_tx, mut batch_rx) = mpsc::channel::<RecordBatch>(room);
+        let (batch_tx, batch_rx) = mpsc::channel::<RecordBatch>(room);
         let owned = schema.clone();
         let parser =
             tokio::task::spawn_blocking(move || parse::parse_csv(chunk_rx, &owned, batch_tx));
+        let runtime = tokio::runtime::Handle::current();
+        let mut this = self;
+        let encoder = tokio::task::spawn_blocking(move || {
+            let written = this.encode(batch_rx, &runtime);
+            (this, written)
+        });
         let feed = async move {
             let mut csv = csv;
             let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
@@ -235,40 +257,59 @@ impl Staged {
             }
             Ok::<(), std::io::Error>(())
         };
-        let this = &mut *self;
-        let write = async move {
-            while let Some(batch) = batch_rx.recv().await {
-                this.write_batch(batch).await?;
-            }
-            Ok::<(), LakeError>(())
+        let fed = feed.await;
+        let parsed = parser.await;
+        let (this, written) = match encoder.await {
+            Ok((this, written)) => (Some(this), written),
+            Err(e) => (
+                None,
+                Err(LakeError::Storage(format!(
+                    "the Parquet writer stopped: {e}"
+                ))),
+            ),
         };
-        let (fed, wrote) = tokio::join!(feed, write);
-        let parsed = parser
-            .await
-            .map_err(|e| LakeError::Storage(format!("the CSV parser stopped: {e}")))?;
-        // A broken source must never look like a shorter file.
-        fed.map_err(|e| LakeError::Rejected {
-            errors: vec![format!("the file could not be read to its end: {e}")],
-        })?;
-        wrote?;
-        self.rows = parsed?;
-        Ok(())
+        let result = (|| {
+            let rows =
+                parsed.map_err(|e| LakeError::Storage(format!("the CSV parser stopped: {e}")))?;
+            // A broken source must never look like a shorter file.
+            fed.map_err(|e| LakeError::Rejected {
+                errors: vec![format!("the file could not be read to its end: {e}")],
+            })?;
+            Ok((written?, rows?))
+        })();
+        (this, result)
+    }
+
+    /// Encodes the batches as they come, then closes the last file; on the
+    /// encoder's own thread, `runtime` running the writes to storage.
+    fn encode(
+        &mut self,
+        mut batches: mpsc::Receiver<RecordBatch>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Vec<Add>, LakeError> {
+        while let Some(batch) = batches.blocking_recv() {
+            runtime.block_on(self.write_batch(batch))?;
+        }
+        // The batches end with the file, or early when the parser refused
+        // it: the caller then deletes every file written.
+        runtime.block_on(self.finish())
     }
 
     async fn write_batch(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
         if !self.key.is_empty() {
             self.pending_bytes += batch.get_array_memory_size();
+            self.pending_rows += batch.num_rows();
             self.pending.push(batch);
-            if self.pending.len() >= BATCHES_PER_FILE || self.pending_bytes >= MAX_CLUSTER_BYTES {
+            if self.pending_rows >= FILE_ROWS || self.pending_bytes >= MAX_CLUSTER_BYTES {
                 self.write_clustered_file().await?;
             }
             return Ok(());
         }
+        self.rows_in_file += batch.num_rows();
         self.writer.write(batch).await?;
-        self.batches_in_file += 1;
-        if self.batches_in_file >= BATCHES_PER_FILE {
+        if self.rows_in_file >= FILE_ROWS {
             self.adds.extend(self.writer.flush().await?);
-            self.batches_in_file = 0;
+            self.rows_in_file = 0;
         }
         Ok(())
     }
@@ -277,6 +318,7 @@ impl Staged {
     async fn write_clustered_file(&mut self) -> Result<(), LakeError> {
         let batches = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
+        self.pending_rows = 0;
         if batches.is_empty() {
             return Ok(());
         }

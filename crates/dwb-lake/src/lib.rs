@@ -21,6 +21,7 @@ mod query;
 mod read;
 mod row_groups;
 mod schema;
+mod split;
 mod stores;
 mod sweep;
 mod tally;
@@ -32,7 +33,7 @@ pub use files::{FileStream, TableFile};
 pub use infer::infer_schema;
 pub use ingest::{IngestReport, WriteMode};
 pub use lake::{Lake, RowCount};
-pub use parse::{BATCH_ROWS, MAX_ERRORS, MAX_LINE_BYTES};
+pub use parse::{BATCH_ROWS, MAX_ERRORS, MAX_LINE_BYTES, MAX_RECORD_BYTES};
 pub use query::{
     Filter, FilterOp, RowPage, RowQuery, Sort, DEFAULT_PAGE_SIZE, MAX_FILTERS, MAX_FILTER_VALUES,
     MAX_PAGE_SIZE, MAX_VALUE_CHARS,

@@ -1,10 +1,12 @@
-//! The CPU half of an ingest, on a blocking thread: raw CSV bytes arrive
-//! over a channel, every value is validated and parsed straight into Arrow
-//! builders, and record batches go back over another channel, so that
-//! reading the upload, parsing and Parquet encoding overlap.
+//! The CPU half of an ingest: raw CSV bytes arrive over a channel, are cut
+//! into pieces of whole records (`split`), parsed on as many threads as the
+//! machine has cores straight into Arrow builders (every value validated),
+//! and the record batches go back over another channel in the file's order,
+//! so that reading the upload, parsing and Parquet encoding overlap.
 
-use std::collections::HashMap;
-use std::io::Read;
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{sync_channel, Receiver as Reply, SyncSender};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use csv::{ByteRecord, ReaderBuilder};
@@ -14,174 +16,329 @@ use tokio::sync::mpsc::{Receiver, Sender};
 use crate::batch::BatchBuilder;
 use crate::error::LakeError;
 use crate::schema::TableSchema;
+use crate::split::{Piece, SplitError, Splitter};
+
+pub use crate::split::{MAX_LINE_BYTES, MAX_RECORD_BYTES};
 
 /// Rows per record batch and Parquet row group: bounds the memory of an ingest.
 pub const BATCH_ROWS: usize = 64 * 1024;
 /// Problems reported for a rejected file.
 pub const MAX_ERRORS: usize = 20;
-/// Longest line of a CSV file, in bytes: a longer one rejects the file
-/// before it is held in memory.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
-/// Bytes handed to the CSV reader at a time; far below [`MAX_LINE_BYTES`],
-/// so only a line that spans reads can be too long.
-const READ_BYTES: usize = 64 * 1024;
+/// Least bytes of a piece handed to a parsing thread.
+const PIECE_BYTES: usize = 2 * 1024 * 1024;
+/// Most parsing threads of one ingest.
+const MAX_THREADS: usize = 4;
 
-/// Bytes arriving over a channel, read as a `std::io::Read` (blocking),
-/// refusing a line longer than [`MAX_LINE_BYTES`].
-struct ChannelReader {
-    rx: Receiver<Bytes>,
-    current: Bytes,
-    /// 1-based number of the line being read.
+/// A problem of a piece, placed by its line in the piece until the piece
+/// is placed in the file.
+struct Problem {
     line: u64,
-    /// Bytes of that line read so far.
-    line_bytes: usize,
+    /// What follows "line N" in the message.
+    what: String,
 }
 
-/// The error a too-long line gives, as the CSV reader passes it on.
-#[derive(Debug)]
-struct LineTooLong(u64);
-
-impl std::fmt::Display for LineTooLong {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "line {}: longer than {MAX_LINE_BYTES} bytes (1 MiB), the longest line accepted",
-            self.0
-        )
+impl Problem {
+    fn placed(self, first_line: u64) -> String {
+        format!("line {}{}", first_line + self.line - 1, self.what)
     }
 }
 
-impl std::error::Error for LineTooLong {}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => self.current = b,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len()).min(READ_BYTES);
-        let chunk = self.current.split_to(n);
-        // `\r` ends a line too (old Mac files); only `\n` counts lines.
-        let ends = |b: &u8| *b == b'\n' || *b == b'\r';
-        let first = chunk.iter().position(ends);
-        if self.line_bytes + first.unwrap_or(n) > MAX_LINE_BYTES {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                LineTooLong(self.line),
-            ));
-        }
-        match chunk.iter().rposition(ends) {
-            Some(last) => {
-                self.line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-                self.line_bytes = n - last - 1;
-            }
-            None => self.line_bytes += n,
-        }
-        buf[..n].copy_from_slice(&chunk);
-        Ok(n)
-    }
+/// What a piece parsed to: its batches, or its problems (then no batches).
+struct Parsed {
+    batches: Vec<RecordBatch>,
+    rows: u64,
+    problems: Vec<Problem>,
 }
 
-/// Parses a whole CSV file (header first) from `chunks`, sending a batch of
-/// [`BATCH_ROWS`] rows at a time to `batches`; answers the number of rows.
-/// On bad content it stops sending and answers `Rejected` with the first
-/// [`MAX_ERRORS`] problems by line and column. When the receiver of
-/// `batches` goes away it stops early (the caller failed).
+/// A piece to parse and where its result goes.
+type Work = (Piece, SyncSender<Result<Parsed, LakeError>>);
+
+/// The file's columns: the schema's, where each is in the header, its format.
+struct Layout<'a> {
+    schema: &'a TableSchema,
+    positions: Vec<usize>,
+    formats: Vec<Option<&'a str>>,
+}
+
+/// Parses a whole CSV file (header first) from `chunks`, sending batches of
+/// at most [`BATCH_ROWS`] rows to `batches` in the file's order; answers the
+/// number of rows. On bad content it stops sending and answers `Rejected`
+/// with the first [`MAX_ERRORS`] problems by line and column. When the
+/// receiver of `batches` goes away it stops early (the caller failed).
 pub(crate) fn parse_csv(
     chunks: Receiver<Bytes>,
     schema: &TableSchema,
     batches: Sender<RecordBatch>,
 ) -> Result<u64, LakeError> {
-    let mut reader = ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(ChannelReader {
-            rx: chunks,
-            current: Bytes::new(),
-            line: 1,
-            line_bytes: 0,
-        });
-    let header = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return Err(rejected(vec![csv_error(&e)])),
+    let mut input = Input {
+        chunks,
+        split: Splitter::new(PIECE_BYTES),
+        ended: false,
     };
-    let positions = map_header(&header, schema).map_err(rejected)?;
-    let formats: Vec<Option<&str>> = schema.columns.iter().map(|c| c.format.as_deref()).collect();
-    let mut errors = Vec::new();
+    let header = input.next().map_err(|e| rejected(vec![e.to_string()]))?;
+    let header = header_record(header.as_ref().map_or(&[][..], |h| &h.bytes))?;
+    let layout = Layout {
+        schema,
+        positions: map_header(&header, schema).map_err(rejected)?,
+        formats: schema.columns.iter().map(|c| c.format.as_deref()).collect(),
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_THREADS);
+    let (work, queue) = sync_channel::<Work>(threads);
+    let queue = Mutex::new(queue);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (queue, layout) = (&queue, &layout);
+            scope.spawn(move || parse_pieces(queue, layout));
+        }
+        let mut out = InOrder {
+            batches: &batches,
+            waiting: VecDeque::new(),
+            problems: Vec::new(),
+            rows: 0,
+            gone: false,
+        };
+        while !out.stopped() {
+            let piece = match input.next() {
+                Ok(Some(piece)) => piece,
+                Ok(None) => break,
+                Err(e) => {
+                    // The problems of the lines before come first.
+                    out.take_all()?;
+                    out.problems.push(e.to_string());
+                    break;
+                }
+            };
+            let (reply, result) = sync_channel(1);
+            let first_line = piece.first_line;
+            if work.send((piece, reply)).is_err() {
+                return Err(stopped());
+            }
+            out.waiting.push_back((first_line, result));
+            if out.waiting.len() >= 2 * threads {
+                out.take_oldest()?;
+            }
+        }
+        drop(work);
+        if !out.stopped() {
+            out.take_all()?;
+        }
+        if out.problems.is_empty() {
+            Ok(out.rows)
+        } else {
+            out.problems.truncate(MAX_ERRORS);
+            Err(rejected(out.problems))
+        }
+    })
+}
+
+/// The file as pieces, header first.
+struct Input {
+    chunks: Receiver<Bytes>,
+    split: Splitter,
+    ended: bool,
+}
+
+impl Input {
+    /// The next piece, `None` after the last.
+    fn next(&mut self) -> Result<Option<Piece>, SplitError> {
+        loop {
+            if let Some(piece) = self.split.next_piece()? {
+                return Ok(Some(piece));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match self.chunks.blocking_recv() {
+                Some(bytes) => self.split.push(&bytes)?,
+                None => {
+                    self.ended = true;
+                    return Ok(self.split.finish());
+                }
+            }
+        }
+    }
+}
+
+fn stopped() -> LakeError {
+    LakeError::Storage("a CSV parsing thread stopped".into())
+}
+
+/// Results of the pieces handed out, taken in the file's order.
+struct InOrder<'a> {
+    batches: &'a Sender<RecordBatch>,
+    /// Each piece's first line and where its result comes.
+    waiting: VecDeque<(u64, Reply<Result<Parsed, LakeError>>)>,
+    problems: Vec<String>,
+    rows: u64,
+    /// The receiver of the batches went away.
+    gone: bool,
+}
+
+impl InOrder<'_> {
+    fn stopped(&self) -> bool {
+        self.gone || self.problems.len() >= MAX_ERRORS
+    }
+
+    /// Waits for the oldest piece: its batches go on while the file has no
+    /// problem; its problems are placed in the file.
+    fn take_oldest(&mut self) -> Result<(), LakeError> {
+        let Some((first_line, result)) = self.waiting.pop_front() else {
+            return Ok(());
+        };
+        let parsed = result.recv().map_err(|_| stopped())??;
+        if self.problems.len() < MAX_ERRORS {
+            let placed = parsed.problems.into_iter().map(|p| p.placed(first_line));
+            self.problems.extend(placed);
+        }
+        if self.problems.is_empty() && !self.gone {
+            self.rows += parsed.rows;
+            for batch in parsed.batches {
+                if self.batches.blocking_send(batch).is_err() {
+                    self.gone = true;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn take_all(&mut self) -> Result<(), LakeError> {
+        while !self.waiting.is_empty() {
+            self.take_oldest()?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsing thread: takes pieces until there are no more.
+fn parse_pieces(queue: &Mutex<std::sync::mpsc::Receiver<Work>>, layout: &Layout) {
+    loop {
+        let next = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok((piece, reply)) = next else { return };
+        // The coordinator may have stopped waiting (a problem elsewhere).
+        let _ = reply.send(parse_piece(&piece.bytes, layout));
+    }
+}
+
+/// Parses the records of one piece (lines numbered from 1 in the piece);
+/// after its first problem values are only checked, not kept.
+fn parse_piece(bytes: &[u8], layout: &Layout) -> Result<Parsed, LakeError> {
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let Layout {
+        schema,
+        positions,
+        formats,
+    } = layout;
+    let mut problems = Vec::new();
+    let mut batches = Vec::new();
     let mut batch = BatchBuilder::new(schema);
     let mut record = ByteRecord::new();
     let mut rows: u64 = 0;
-    let mut data_line: u64 = 1;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                errors.push(csv_error(&e));
+                let line = e.position().map_or(1, |p| p.line());
+                problems.push(Problem {
+                    line,
+                    what: format!(": {e}"),
+                });
                 break;
             }
         }
-        data_line += 1;
-        let line = record.position().map_or(data_line, |p| p.line());
+        let line = record.position().map_or(1, |p| p.line());
+        // One check of the whole record instead of one per value.
+        let whole = std::str::from_utf8(record.as_slice()).ok();
         if record.len() != positions.len() {
-            errors.push(format!(
-                "line {line}: expected {} values, found {}",
-                positions.len(),
-                record.len()
-            ));
+            problems.push(Problem {
+                line,
+                what: format!(
+                    ": expected {} values, found {}",
+                    positions.len(),
+                    record.len()
+                ),
+            });
         } else {
             for (c, (&i, column)) in positions.iter().zip(&schema.columns).enumerate() {
-                let raw = record.get(i).unwrap_or_default();
-                let Ok(text) = std::str::from_utf8(raw) else {
-                    errors.push(format!(
-                        "line {line}, column {}: the value is not valid UTF-8",
-                        column.name
-                    ));
+                let problem = |what: String| Problem {
+                    line,
+                    what: format!(", column {}: {what}", column.name),
+                };
+                let text = match whole {
+                    Some(w) => record.range(i).and_then(|r| w.get(r)),
+                    None => std::str::from_utf8(record.get(i).unwrap_or_default()).ok(),
+                };
+                let Some(text) = text else {
+                    problems.push(problem("the value is not valid UTF-8".into()));
                     continue;
                 };
-                let value = (!text.trim().is_empty()).then_some(text);
+                let value = (!is_blank(text)).then_some(text);
                 if value.is_none() && column.required {
-                    errors.push(format!(
-                        "line {line}, column {}: a value is required",
-                        column.name
-                    ));
+                    problems.push(problem("a value is required".into()));
                     continue;
                 }
-                // After the first problem values are only checked, not kept.
-                let ok = if errors.is_empty() {
+                let ok = if problems.is_empty() {
                     batch.push(c, formats[c], value)
                 } else {
                     value.is_none_or(|t| crate::values::is_value(column.ty, formats[c], t))
                 };
                 if !ok {
                     let shown: String = text.chars().take(100).collect();
-                    errors.push(format!(
-                        "line {line}, column {}: '{shown}' is not a {}",
-                        column.name, column.ty
-                    ));
+                    problems.push(problem(format!("'{shown}' is not a {}", column.ty)));
                 }
             }
         }
-        if errors.is_empty() {
+        if problems.is_empty() {
             batch.end_row();
             rows += 1;
-            if batch.rows() >= BATCH_ROWS && batches.blocking_send(batch.finish()?).is_err() {
-                return Ok(rows);
+            if batch.rows() >= BATCH_ROWS {
+                batches.push(batch.finish()?);
             }
-        } else if errors.len() >= MAX_ERRORS {
+        } else if problems.len() >= MAX_ERRORS {
             break;
         }
     }
-    if !errors.is_empty() {
-        errors.truncate(MAX_ERRORS);
-        return Err(rejected(errors));
+    if !problems.is_empty() {
+        batches.clear();
+    } else if batch.rows() > 0 {
+        batches.push(batch.finish()?);
     }
-    if batch.rows() > 0 {
-        let _ = batches.blocking_send(batch.finish()?);
+    Ok(Parsed {
+        batches,
+        rows,
+        problems,
+    })
+}
+
+/// Whether a value is empty or blank; decided by its first byte when that
+/// is a visible ASCII character (the usual case).
+fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii_graphic() => false,
+        Some(_) => text.trim().is_empty(),
     }
-    Ok(rows)
+}
+
+/// The header record read by csv (its first line).
+fn header_record(bytes: &[u8]) -> Result<csv::StringRecord, LakeError> {
+    let mut reader = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes);
+    reader
+        .headers()
+        .cloned()
+        .map_err(|e| rejected(vec![csv_error(&e)]))
 }
 
 fn rejected(errors: Vec<String>) -> LakeError {
@@ -189,11 +346,6 @@ fn rejected(errors: Vec<String>) -> LakeError {
 }
 
 fn csv_error(e: &csv::Error) -> String {
-    if let csv::ErrorKind::Io(io) = e.kind() {
-        if let Some(long) = io.get_ref().and_then(|i| i.downcast_ref::<LineTooLong>()) {
-            return long.to_string();
-        }
-    }
     match e.position() {
         Some(p) => format!("line {}: {}", p.line(), e),
         None => format!("unreadable CSV: {e}"),

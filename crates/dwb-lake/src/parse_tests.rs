@@ -2,7 +2,7 @@
 //! problems by line and column, never a panic; long lines are refused.
 
 use bytes::Bytes;
-use deltalake::arrow::array::{Array, StringArray};
+use deltalake::arrow::array::{Array, Int64Array, StringArray};
 use proptest::prelude::*;
 use tokio::sync::mpsc;
 
@@ -151,4 +151,53 @@ fn a_line_longer_than_the_limit_is_refused_by_number() {
     // A quoted value spanning lines counts line by line.
     let spanning = format!("v\n\"{}\"\n", "ab\n".repeat(MAX_LINE_BYTES / 2));
     assert_eq!(parse(spanning.as_bytes(), 1 << 16, &schema).0.ok(), Some(1));
+}
+
+#[test]
+fn a_file_of_many_pieces_keeps_its_order_and_its_line_numbers() {
+    let schema = TableSchema::new(vec![
+        Column::new("s", ColumnType::String),
+        Column::new("n", ColumnType::Int64).required(),
+    ])
+    .unwrap();
+    let rows = PIECE_BYTES / 4;
+    let mut text = String::from("s,n\n");
+    for i in 0..rows {
+        text.push_str(&format!("\"r\n{i}\",{i}\n"));
+    }
+    for piece in [64 * 1024, 1 << 20] {
+        let (result, batches) = parse(text.as_bytes(), piece, &schema);
+        assert_eq!(result.ok(), Some(rows as u64));
+        let mut next = 0;
+        for b in &batches {
+            assert!(b.num_rows() <= BATCH_ROWS);
+            let n = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+            for v in n.iter() {
+                assert_eq!(v, Some(next));
+                next += 1;
+            }
+        }
+        assert_eq!(next, rows as i64);
+    }
+
+    // Problems in several pieces come in the file's order, by the file's
+    // line numbers (each row takes two lines: its string holds a line end).
+    let bad = [7, rows / 2, rows - 1];
+    let mut text = String::from("s,n\n");
+    for i in 0..rows {
+        let n = if bad.contains(&i) {
+            "x".to_string()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("\"r\n{i}\",{n}\n"));
+    }
+    let expected: Vec<String> = bad
+        .iter()
+        .map(|i| format!("line {}, column n: 'x' is not a Int64", 2 + 2 * i))
+        .collect();
+    match parse(text.as_bytes(), 1 << 20, &schema).0 {
+        Err(LakeError::Rejected { errors }) => assert_eq!(errors, expected),
+        other => panic!("{other:?}"),
+    }
 }

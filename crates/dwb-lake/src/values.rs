@@ -1,7 +1,7 @@
 //! Text → typed value parsing, shared by CSV ingest and query filters, so both accept the same inputs.
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
 use crate::schema::ColumnType;
 
@@ -74,11 +74,7 @@ fn fast_micros(t: &[u8]) -> Option<i64> {
     if h > 23 || mi > 59 || s > 59 {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(year).ok()?,
-        u32::try_from(month).ok()?,
-        u32::try_from(day).ok()?,
-    )?;
+    let days = days_from_civil(year, month, day)?;
     let mut i = 19;
     let mut micros = 0;
     if t.get(i) == Some(&b'.') {
@@ -110,8 +106,30 @@ fn fast_micros(t: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = i64::from(date.num_days_from_ce()) - 719_163;
     Some((days * 86_400 + h * 3600 + mi * 60 + s - offset) * 1_000_000 + micros)
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar;
+/// `None` when there is no such date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=month_days).contains(&day) {
+        return None;
+    }
+    // Years start in March, so that a leap day ends its year.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
 }
 
 /// `true`/`false` (any case), `1`/`0`.
@@ -169,6 +187,8 @@ pub(crate) fn micros_to_rfc3339(micros: i64) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Datelike;
+
     use super::*;
 
     #[test]
@@ -185,6 +205,37 @@ mod tests {
         assert!(parse_datetime("2026-01-02", Some("%Y-%m-%d")).is_some());
         assert!(format_is_valid("%Y-%m-%d"));
         assert!(!format_is_valid("%Y-%Q"));
+    }
+
+    #[test]
+    fn days_from_civil_agrees_with_chrono_on_every_date() {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let mut date = NaiveDate::from_ymd_opt(0, 1, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        while date <= last {
+            let (y, m, d) = (date.year(), date.month(), date.day());
+            assert_eq!(
+                days_from_civil(y.into(), m.into(), d.into()),
+                Some((date - epoch).num_days()),
+                "{date}"
+            );
+            date = date.succ_opt().unwrap();
+        }
+        for y in [1900, 2000, 2023, 2024, 2100] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    let exists = u32::try_from(m)
+                        .ok()
+                        .and_then(|m| NaiveDate::from_ymd_opt(y, m, d))
+                        .is_some();
+                    assert_eq!(
+                        days_from_civil(y.into(), m.into(), d.into()).is_some(),
+                        exists,
+                        "{y}-{m}-{d}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
