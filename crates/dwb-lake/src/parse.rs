@@ -105,6 +105,13 @@ pub(crate) fn parse_csv(
                 Ok(None) => break,
                 Err(e) => {
                     // The problems of the lines before come first.
+                    if let Some(piece) = input.split.held_records() {
+                        let (reply, result) = sync_channel(1);
+                        out.waiting.push_back((piece.first_line, result));
+                        if work.send((piece, reply)).is_err() {
+                            return Err(stopped());
+                        }
+                    }
                     out.take_all()?;
                     out.problems.push(e.to_string());
                     break;
@@ -228,10 +235,18 @@ fn parse_pieces(queue: &Mutex<std::sync::mpsc::Receiver<Work>>, layout: &Layout)
 /// Parses the records of one piece (lines numbered from 1 in the piece);
 /// after its first problem values are only checked, not kept.
 fn parse_piece(bytes: &[u8], layout: &Layout) -> Result<Parsed, LakeError> {
+    // A line of its own first, read and dropped: csv drops a byte-order
+    // mark at the start of what it reads, which only the file's start may
+    // lose. Its lines are then numbered from 2.
     let mut reader = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes);
+        .from_reader(std::io::Read::chain(&b"-\n"[..], bytes));
+    let mut record = ByteRecord::new();
+    let local = |line: u64| line.saturating_sub(1).max(1);
+    if let Err(e) = reader.read_byte_record(&mut record) {
+        return Err(LakeError::Storage(format!("the CSV reader failed: {e}")));
+    }
     let Layout {
         schema,
         positions,
@@ -240,14 +255,13 @@ fn parse_piece(bytes: &[u8], layout: &Layout) -> Result<Parsed, LakeError> {
     let mut problems = Vec::new();
     let mut batches = Vec::new();
     let mut batch = BatchBuilder::new(schema);
-    let mut record = ByteRecord::new();
     let mut rows: u64 = 0;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map_or(1, |p| p.line());
+                let line = local(e.position().map_or(2, |p| p.line()));
                 problems.push(Problem {
                     line,
                     what: format!(": {e}"),
@@ -255,7 +269,7 @@ fn parse_piece(bytes: &[u8], layout: &Layout) -> Result<Parsed, LakeError> {
                 break;
             }
         }
-        let line = record.position().map_or(1, |p| p.line());
+        let line = local(record.position().map_or(2, |p| p.line()));
         // One check of the whole record instead of one per value.
         let whole = std::str::from_utf8(record.as_slice()).ok();
         if record.len() != positions.len() {

@@ -17,6 +17,8 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 /// end records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum At {
+    /// Before a record: line ends here are blank lines, which csv skips.
+    RecordStart,
     FieldStart,
     InField,
     InQuotes,
@@ -74,9 +76,6 @@ pub struct Splitter {
     min_piece: usize,
     /// The first record (the header) is still to be cut, alone.
     header: bool,
-    /// Some byte other than a line end was seen (blank lines before the
-    /// header are not the header, as csv skips them).
-    content: bool,
 }
 
 impl Splitter {
@@ -84,13 +83,12 @@ impl Splitter {
         Splitter {
             buf: BytesMut::new(),
             scanned: 0,
-            at: At::FieldStart,
+            at: At::RecordStart,
             boundary: 0,
             line_start: 0,
             first_line: 1,
             min_piece,
             header: true,
-            content: false,
         }
     }
 
@@ -113,6 +111,12 @@ impl Splitter {
             return Ok(Some(piece));
         }
         Ok((self.boundary >= self.min_piece).then(|| self.cut(self.boundary)))
+    }
+
+    /// After an error: the whole records before it (their problems come
+    /// before the error's), if any.
+    pub fn held_records(&mut self) -> Option<Piece> {
+        (!self.header && self.boundary > 0).then(|| self.cut(self.boundary))
     }
 
     /// The rest at the end of the stream, once [`Splitter::next_piece`]
@@ -164,16 +168,33 @@ impl Splitter {
             let window = &self.buf[start..=start + MAX_LINE_BYTES];
             match memchr::memrchr2(b'\n', b'\r', window) {
                 Some(i) => start += i + 1,
-                None => return Err(SplitError::LineTooLong(self.line_at(start))),
+                None => {
+                    // Every line before it ends a record (no quotes here).
+                    self.boundary = self.boundary.max(start);
+                    return Err(SplitError::LineTooLong(self.line_at(start)));
+                }
             }
         }
         if let Some(i) = memchr::memrchr2(b'\n', b'\r', &self.buf[from..end]) {
-            self.boundary = from + i + 1;
-            self.line_start = self.boundary;
+            let last = from + i;
+            self.line_start = last + 1;
+            // A record ends at the first line end of a run (the rest are
+            // blank lines, or the `\n` of `\r\n`): csv numbers the next
+            // record's line from there, so pieces are cut there too. A run
+            // from the start of the buffer ends no record (a cut was made
+            // at its first line end).
+            let run = self.buf[..=last]
+                .iter()
+                .rposition(|b| *b != b'\n' && *b != b'\r')
+                .map(|before| before + 1);
+            if let Some(first) = run {
+                self.boundary = self.boundary.max(first + 1);
+            }
         }
         if end > from {
             self.at = match self.buf[end - 1] {
-                b',' | b'\n' | b'\r' => At::FieldStart,
+                b'\n' | b'\r' => At::RecordStart,
+                b',' => At::FieldStart,
                 _ => At::InField,
             };
         }
@@ -196,22 +217,21 @@ impl Splitter {
             self.at = match (self.at, b) {
                 (At::InQuotes, b'"') => At::QuoteInQuotes,
                 (At::InQuotes, _) => At::InQuotes,
+                // Blank lines (or the `\n` of `\r\n`): csv skips them.
+                (At::RecordStart, b'\n' | b'\r') => At::RecordStart,
                 (_, b'\n' | b'\r') => {
-                    if !self.header || self.content {
-                        self.boundary = i + 1;
-                        if self.header {
-                            self.at = At::FieldStart;
-                            self.scanned = i + 1;
-                            return Ok(());
-                        }
+                    self.boundary = i + 1;
+                    if self.header {
+                        self.at = At::RecordStart;
+                        self.scanned = i + 1;
+                        return Ok(());
                     }
-                    At::FieldStart
+                    At::RecordStart
                 }
-                (At::FieldStart | At::QuoteInQuotes, b'"') => At::InQuotes,
+                (At::RecordStart | At::FieldStart | At::QuoteInQuotes, b'"') => At::InQuotes,
                 (_, b',') => At::FieldStart,
                 _ => At::InField,
             };
-            self.content |= !line_end;
         }
         self.scanned = end;
         if end - self.line_start > MAX_LINE_BYTES {
