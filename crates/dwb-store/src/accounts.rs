@@ -292,9 +292,9 @@ pub async fn record_last_used(pool: &AnyPool, uses: &[(Uuid, Timestamp)]) -> Sto
 /// Rows per multi-row `INSERT` of [`append_events`] (13 parameters each),
 /// then a few rows, then one: fixed sizes, so that each connection prepares
 /// three texts, not one per chunk length.
-const EVENTS_PER_INSERT: [usize; 3] = [64, 8, 1];
+pub(crate) const EVENTS_PER_INSERT: [usize; 3] = [64, 8, 1];
 /// Parameters of one event row.
-const EVENT_PARAMS: usize = 13;
+pub(crate) const EVENT_PARAMS: usize = 13;
 
 /// The `INSERT` of `rows` events. SQLite gets anonymous `?` parameters:
 /// sqlx asks SQLite for each parameter's name, and SQLite finds a `$N`
@@ -320,6 +320,19 @@ fn insert_events_sql(backend: Backend, rows: usize) -> String {
     )
 }
 
+/// The `INSERT` of each size of [`EVENTS_PER_INSERT`], made once per backend.
+pub(crate) fn insert_events_texts(backend: Backend) -> &'static [String] {
+    static TEXTS: std::sync::LazyLock<[Vec<String>; 2]> = std::sync::LazyLock::new(|| {
+        [Backend::Sqlite, Backend::Postgres].map(|b| {
+            EVENTS_PER_INSERT
+                .iter()
+                .map(|n| insert_events_sql(b, *n))
+                .collect()
+        })
+    });
+    &TEXTS[usize::from(backend == Backend::Postgres)]
+}
+
 /// Appends many events in one transaction, many rows per statement: the
 /// batches of API-call events keep up with tens of thousands of calls a
 /// second. (A statement per row costs a wake-up of sqlx's SQLite thread
@@ -330,16 +343,7 @@ pub async fn append_events(
     backend: Backend,
     events: &[BufferedEvent],
 ) -> StoreResult<()> {
-    // Per backend, the text of each statement size.
-    static TEXTS: std::sync::LazyLock<[Vec<String>; 2]> = std::sync::LazyLock::new(|| {
-        [Backend::Sqlite, Backend::Postgres].map(|b| {
-            EVENTS_PER_INSERT
-                .iter()
-                .map(|n| insert_events_sql(b, *n))
-                .collect()
-        })
-    });
-    let texts = &TEXTS[usize::from(backend == Backend::Postgres)];
+    let texts = insert_events_texts(backend);
     debug_assert!(
         events
             .iter()

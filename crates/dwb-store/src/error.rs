@@ -65,6 +65,26 @@ impl From<sqlx::Error> for StoreError {
 /// available); SQLite's BUSY, LOCKED, IOERR, FULL, CANTOPEN and READONLY
 /// (a SQLSTATE has five characters; SQLite reports its numeric result code,
 /// perhaps an extended one, which has at most four digits).
+/// Errors of the ledger's own SQLite connection ([`crate::sqlite_events`]),
+/// classified by the same result codes as sqlx's.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) => {
+                let code = f.extended_code.to_string();
+                if transient_code(&code) {
+                    Self::Unavailable(e.to_string())
+                } else if corrupt_code(&code) {
+                    Self::Corrupt(e.to_string())
+                } else {
+                    Self::Failed(e.to_string())
+                }
+            }
+            _ => Self::Failed(e.to_string()),
+        }
+    }
+}
+
 fn transient_code(code: &str) -> bool {
     if let Some(n) = sqlite_code(code) {
         return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);

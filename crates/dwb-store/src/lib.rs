@@ -9,8 +9,11 @@ mod error;
 mod jobs;
 mod model;
 mod sql;
+mod sqlite_events;
 pub mod testdb;
 mod url;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use dwb_core::paging::Page;
@@ -132,8 +135,8 @@ pub trait Store: Send + Sync + 'static {
     async fn last_credential_change(&self) -> StoreResult<i64>;
     /// Moves each account's "last used" forward (never back).
     async fn record_last_used(&self, uses: &[(Uuid, Timestamp)]) -> StoreResult<()>;
-    /// Writes a batch of ledger events in one transaction.
-    async fn append_events(&self, events: &[BufferedEvent]) -> StoreResult<()>;
+    /// Writes a batch of ledger events in one transaction, in their order.
+    async fn append_events(&self, events: Arc<[BufferedEvent]>) -> StoreResult<()>;
 
     // Token-signing keys.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;

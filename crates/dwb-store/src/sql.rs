@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
+use crate::sqlite_events::EventWriter;
 use crate::{accounts, datasets, jobs};
 use crate::{
     redact_url, AccountChange, AccountSecrets, Bootstrap, BootstrapDone, BufferedEvent, Dataset,
@@ -66,6 +68,8 @@ pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
     deadline: Duration,
+    /// The ledger's own writer, for a SQLite file.
+    events: Option<EventWriter>,
 }
 
 impl SqlStore {
@@ -124,10 +128,15 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| open_err(format!("migrations failed: {e}")))?;
+        let events = sqlite
+            .then(|| crate::backup::sqlite_path(url))
+            .flatten()
+            .map(EventWriter::new);
         Ok(Self {
             pool,
             backend,
             deadline,
+            events,
         })
     }
 
@@ -150,6 +159,9 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        if let Some(w) = &self.events {
+            w.close();
+        }
         self.pool.close().await;
     }
 }
@@ -880,9 +892,17 @@ impl Store for SqlStore {
         self.bounded(accounts::record_last_used(&self.pool, uses))
             .await
     }
-    async fn append_events(&self, events: &[BufferedEvent]) -> StoreResult<()> {
-        self.bounded(accounts::append_events(&self.pool, self.backend, events))
-            .await
+    async fn append_events(&self, events: Arc<[BufferedEvent]>) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        match &self.events {
+            Some(w) => self.bounded(w.append(events)).await,
+            None => {
+                self.bounded(accounts::append_events(&self.pool, self.backend, &events))
+                    .await
+            }
+        }
     }
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
         self.bounded(accounts::signing_keys(&self.pool)).await

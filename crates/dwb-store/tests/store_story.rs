@@ -653,8 +653,9 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     ));
     let page = |size| dwb_core::paging::Page { index: 1, size };
     let (_, before) = store.workspace_events(ws, page(1)).await.unwrap();
-    // Batches span several multi-row statements (64 rows each, then 8, then
-    // one at a time: 458 = 7 × 64 + 8 + 2) in one transaction.
+    // One transaction: on PostgreSQL several multi-row statements (64 rows
+    // each, then 8, then one at a time: 458 = 7 × 64 + 8 + 2); on a SQLite
+    // file the ledger's own connection, one prepared statement per row.
     let calls: Vec<_> = (0..458)
         .map(|i| {
             let mut e = ev(tenant_id, Some(ws), 1000 + i, "ApiCall");
@@ -666,9 +667,10 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
             e
         })
         .collect();
-    let buffered: Vec<dwb_store::BufferedEvent> = calls.iter().cloned().map(Into::into).collect();
-    store.append_events(&buffered).await.unwrap();
-    store.append_events(&[]).await.unwrap();
+    let buffered: std::sync::Arc<[dwb_store::BufferedEvent]> =
+        calls.iter().cloned().map(Into::into).collect();
+    store.append_events(buffered.clone()).await.unwrap();
+    store.append_events(buffered[..0].into()).await.unwrap();
     let (events, after) = store.workspace_events(ws, page(3)).await.unwrap();
     assert_eq!(after - before, 458);
     let names: Vec<_> = events.iter().map(|e| e.resource_name.as_str()).collect();

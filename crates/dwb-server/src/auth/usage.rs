@@ -214,21 +214,33 @@ impl Usage {
     /// Writes up to `FLUSH_EVENTS` events; true when more wait and this
     /// part was written.
     async fn flush_some(&self, store: &dyn Store) -> bool {
-        let (events, used, more) = {
+        let (chunks, used, more) = {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-            let n = p.events.len().min(FLUSH_EVENTS);
-            let events: Vec<BufferedEvent> = p.events.drain(..n).collect();
+            let mut left = p.events.len().min(FLUSH_EVENTS);
+            // Moved once into the chunks the store writes (no copy per event).
+            let mut chunks: Vec<Arc<[BufferedEvent]>> = Vec::new();
+            while left > 0 {
+                let n = left.min(WRITE_EVENTS);
+                chunks.push(p.events.drain(..n).collect());
+                left -= n;
+            }
             self.queued.store(p.events.len(), Ordering::Relaxed);
-            (events, std::mem::take(&mut p.used), !p.events.is_empty())
+            (chunks, std::mem::take(&mut p.used), !p.events.is_empty())
         };
         self.room.notify_waiters();
+        let unwritten = |from: usize| -> Vec<BufferedEvent> {
+            chunks[from..]
+                .iter()
+                .flat_map(|c| c.iter().cloned())
+                .collect()
+        };
         if !used.is_empty() {
             let uses: Vec<_> = used.iter().map(|(id, at)| (*id, *at)).collect();
             match store.record_last_used(&uses).await {
                 Ok(()) => {}
                 Err(e @ StoreError::Unavailable(_)) => {
                     tracing::warn!(error = %e, "could not record last use of service accounts; will retry");
-                    self.put_back(events, used);
+                    self.put_back(unwritten(0), used);
                     return false;
                 }
                 Err(e) => {
@@ -236,26 +248,22 @@ impl Usage {
                 }
             }
         }
-        let mut written = 0;
-        for chunk in events.chunks(WRITE_EVENTS) {
-            match store.append_events(chunk).await {
+        for (i, chunk) in chunks.iter().enumerate() {
+            match store.append_events(chunk.clone()).await {
                 Ok(()) => {}
                 Err(e @ StoreError::Unavailable(_)) => {
-                    let left = events.len() - written;
+                    let left: usize = chunks[i..].iter().map(|c| c.len()).sum();
                     tracing::warn!(error = %e, left, "could not write API ledger events; will retry");
-                    break;
+                    self.put_back(unwritten(i), HashMap::new());
+                    return false;
                 }
                 Err(e) => {
                     // One event the store refuses (a bug) must not take the
                     // rest of its transaction with it: each is tried alone.
                     tracing::error!(error = %e, n = chunk.len(), "API ledger events refused by the store; writing them one by one");
                     let mut refused = 0;
-                    for one in chunk {
-                        if store
-                            .append_events(std::slice::from_ref(one))
-                            .await
-                            .is_err()
-                        {
+                    for one in chunk.iter() {
+                        if store.append_events(Arc::new([one.clone()])).await.is_err() {
                             refused += 1;
                         }
                     }
@@ -265,11 +273,6 @@ impl Usage {
                     }
                 }
             }
-            written += chunk.len();
-        }
-        if written < events.len() {
-            self.put_back(events.into_iter().skip(written).collect(), HashMap::new());
-            return false;
         }
         more
     }
