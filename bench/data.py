@@ -270,6 +270,8 @@ def queries(a, s, ws, dataset, results):
         want = duck_query(where, page)
         if len(got) != len(want) or len(got) == 0:
             raise SystemExit(f"{name}: dwb returned {len(got)} rows, DuckDB {len(want)}")
+        if [r["Value"] for r in got] != [w[2] for w in want]:
+            raise SystemExit(f"{name}: dwb's rows are not DuckDB's (same filter, order and page)")
         fresh = itertools.count()
 
         def dwb_new(page=page, variant=variant):

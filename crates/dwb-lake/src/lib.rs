@@ -21,6 +21,7 @@ mod query;
 mod read;
 mod row_groups;
 mod schema;
+mod seek;
 mod split;
 mod stores;
 mod sweep;

@@ -120,6 +120,10 @@ pub(crate) struct Plan<'s> {
     /// The filter's conditions, one per API filter (their conjunction is `filter`).
     pub conjuncts: Vec<Conjunct>,
     pub sort: Vec<SortExpr>,
+    /// The first sort column's name in the files and whether it descends,
+    /// when deep pages may seek on it (its statistics are exact: integers
+    /// and date-times).
+    pub seek: Option<(String, bool)>,
 }
 
 impl RowQuery {
@@ -192,6 +196,7 @@ impl RowQuery {
             });
         }
         let mut sort = Vec::new();
+        let mut seek = None;
         if let Some(s) = &self.sort {
             let (_, c) = schema.column(&s.column).ok_or_else(|| {
                 LakeError::bad("sorting.column", format!("unknown column '{}'", s.column))
@@ -203,6 +208,12 @@ impl RowQuery {
                 ));
             }
             sort.push(ident(c.physical_name()).sort(!s.descending, s.descending));
+            if matches!(
+                c.ty,
+                ColumnType::Int32 | ColumnType::Int64 | ColumnType::DateTime
+            ) {
+                seek = Some((c.physical_name(), s.descending));
+            }
             // Key columns break ties so that pages do not overlap.
             for k in schema.columns.iter().filter(|k| k.key && k.name != c.name) {
                 sort.push(ident(k.physical_name()).sort(true, false));
@@ -215,6 +226,7 @@ impl RowQuery {
             filter,
             conjuncts,
             sort,
+            seek,
         })
     }
 }

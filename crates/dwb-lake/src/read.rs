@@ -19,6 +19,7 @@ use crate::error::LakeError;
 use crate::lake::Lake;
 use crate::query::{RowPage, RowQuery};
 use crate::schema::{Column, ColumnType, TableSchema};
+use crate::seek::{seek, Seek};
 use crate::tally::{tally, Conjunct, Files};
 use crate::values::micros_to_rfc3339;
 
@@ -70,12 +71,22 @@ impl Lake {
             }
         };
         let offset = (plan.page_index - 1).saturating_mul(plan.page_size);
+        let mut skip = u64::try_from(offset).unwrap_or(u64::MAX);
+        if let Some((column, descending)) = &plan.seek {
+            if let Some(s) = self
+                .seek(table, &t, &ctx, &plan.conjuncts, column, *descending, skip)
+                .await
+            {
+                df = df.filter(s.from)?;
+                skip -= s.skipped;
+            }
+        }
         if !plan.sort.is_empty() {
             df = df.sort(plan.sort)?;
         }
         let projection = plan.columns.iter().map(|c| ident(c.physical_name()));
         df = df.select(projection)?;
-        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
         let fetch = usize::try_from(plan.page_size).unwrap_or(usize::MAX);
         df = df.limit(skip, Some(fetch))?;
         let page = async { Ok::<_, LakeError>(df.collect().await?) };
@@ -110,20 +121,43 @@ impl Lake {
         if conjuncts.is_empty() {
             return None;
         }
-        let files = Files {
-            store: t.object_store(),
-            files: t
-                .snapshot()
-                .ok()?
-                .log_data()
-                .iter()
-                .map(|f| (f.object_store_path(), u64::try_from(f.size()).unwrap_or(0)))
-                .collect(),
-        };
+        let files = files(t)?;
         match tally(&self.tallies, table, ctx, &files, conjuncts).await {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, table, "counting from statistics failed; counting rows instead");
+                None
+            }
+        }
+    }
+
+    /// Where a page `offset` rows in may start instead (see `seek`), or
+    /// `None` when it reads from the start. A failure here is logged and
+    /// the page read from the start.
+    #[allow(clippy::too_many_arguments)]
+    async fn seek(
+        &self,
+        table: &str,
+        t: &DeltaTable,
+        ctx: &SessionContext,
+        conjuncts: &[Conjunct],
+        column: &str,
+        descending: bool,
+        offset: u64,
+    ) -> Option<Seek> {
+        if offset == 0 {
+            return None;
+        }
+        let files = files(t)?;
+        let tallies = &self.tallies;
+        match seek(
+            tallies, table, ctx, &files, conjuncts, column, descending, offset,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, table, "seeking by statistics failed; reading from the start");
                 None
             }
         }
@@ -166,6 +200,20 @@ impl Lake {
         self.remember_provider(table, version, &provider);
         Ok(provider)
     }
+}
+
+/// The table's files, for reading their footers and row groups.
+fn files(t: &DeltaTable) -> Option<Files> {
+    Some(Files {
+        store: t.object_store(),
+        files: t
+            .snapshot()
+            .ok()?
+            .log_data()
+            .iter()
+            .map(|f| (f.object_store_path(), u64::try_from(f.size()).unwrap_or(0)))
+            .collect(),
+    })
 }
 
 /// Appends the batch's rows as JSON objects keyed by API column name.

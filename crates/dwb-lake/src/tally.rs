@@ -49,7 +49,7 @@ const MAX_HELD_VALUES: usize = 2_000_000;
 const MAX_FOOTERS: usize = 4096;
 /// Rows left to read past which (and past a quarter of the table) the
 /// caller's parallel DataFusion count is faster.
-const MAX_READ_ROWS: u64 = 1 << 18;
+pub(crate) const MAX_READ_ROWS: u64 = 1 << 18;
 
 /// One condition of a filter, on one column.
 #[derive(Debug, Clone)]
@@ -178,8 +178,8 @@ pub(crate) struct Files {
 }
 
 /// The conditions as physical expressions over one file schema.
-struct Compiled {
-    schema: SchemaRef,
+pub(crate) struct Compiled {
+    pub schema: SchemaRef,
     /// Per condition: its column's index in the schema.
     columns: Vec<usize>,
     /// Per condition: over a schema of its column alone (for statistics and
@@ -260,7 +260,65 @@ pub(crate) async fn tally(
     files: &Files,
     conjuncts: &[Conjunct],
 ) -> Result<Option<u64>, LakeError> {
-    if conjuncts.is_empty() || files.files.is_empty() {
+    if conjuncts.is_empty() {
+        return Ok(None);
+    }
+    let Some((footers, compiled)) = prepare(tallies, table, ctx, files, conjuncts).await? else {
+        return Ok(None);
+    };
+    let counted = group_counts(tallies, table, files, &footers, &compiled, conjuncts).await?;
+    let mut kept = 0u64;
+    let mut table_rows = 0u64;
+    let mut to_read: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut read_rows = 0u64;
+    for (f, groups) in counted.iter().enumerate() {
+        let mut read_here = Vec::new();
+        for (g, n) in groups.iter().enumerate() {
+            let rows = group_rows(&footers[f], g);
+            table_rows += rows;
+            match n {
+                Some(n) => kept += n,
+                None => {
+                    read_here.push(g);
+                    read_rows += rows;
+                }
+            }
+        }
+        if !read_here.is_empty() {
+            to_read.push((f, read_here));
+        }
+    }
+    if read_rows > MAX_READ_ROWS && read_rows > table_rows / 4 {
+        return Ok(None);
+    }
+    for (f, groups) in to_read {
+        kept += read_and_count(files, f, &footers[f], &compiled, groups).await?;
+    }
+    tracing::debug!(
+        table,
+        rows = kept,
+        read_rows,
+        table_rows,
+        "counted from statistics"
+    );
+    Ok(Some(kept))
+}
+
+fn group_rows(meta: &ArrowReaderMetadata, g: usize) -> u64 {
+    u64::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0)
+}
+
+/// The footers of `files` (read once, then kept) and the conditions compiled
+/// over their schema; `None` when the files do not all have the same schema
+/// or a condition's column is not in it.
+pub(crate) async fn prepare(
+    tallies: &Tallies,
+    table: &str,
+    ctx: &SessionContext,
+    files: &Files,
+    conjuncts: &[Conjunct],
+) -> Result<Option<(Vec<ArrowReaderMetadata>, Compiled)>, LakeError> {
+    if files.files.is_empty() {
         return Ok(None);
     }
     let mut footers = Vec::with_capacity(files.files.len());
@@ -288,66 +346,52 @@ pub(crate) async fn tally(
     {
         return Ok(None);
     }
-    let Some(compiled) = Compiled::new(ctx, schema, conjuncts)? else {
-        return Ok(None);
-    };
-    let mut kept = 0u64;
-    let mut table_rows = 0u64;
-    let mut to_read: Vec<(usize, Vec<usize>)> = Vec::new();
-    let mut read_rows = 0u64;
+    Ok(Compiled::new(ctx, schema, conjuncts)?.map(|c| (footers, c)))
+}
+
+/// Per file, per row group: the rows the conditions keep, when statistics
+/// and value counts settle it without reading the group (`None`: they do not).
+pub(crate) async fn group_counts(
+    tallies: &Tallies,
+    table: &str,
+    files: &Files,
+    footers: &[ArrowReaderMetadata],
+    compiled: &Compiled,
+    conjuncts: &[Conjunct],
+) -> Result<Vec<Vec<Option<u64>>>, LakeError> {
+    let mut out = Vec::with_capacity(footers.len());
     for (f, meta) in footers.iter().enumerate() {
         let md = meta.metadata();
         let says = conjuncts
             .iter()
             .enumerate()
-            .map(|(k, c)| row_groups_say(&compiled, k, c, md))
+            .map(|(k, c)| row_groups_say(compiled, k, c, md))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut read_here = Vec::new();
-        for (g, group) in md.row_groups().iter().enumerate() {
-            let rows = u64::try_from(group.num_rows()).unwrap_or(0);
-            table_rows += rows;
+        let mut counts = Vec::with_capacity(md.num_row_groups());
+        for g in 0..md.num_row_groups() {
+            let rows = group_rows(meta, g);
             if says.iter().any(|s| s[g] == Says::None) {
+                counts.push(Some(0));
                 continue;
             }
             let open: Vec<usize> = (0..conjuncts.len())
                 .filter(|&k| says[k][g] == Says::Open)
                 .collect();
-            match open.as_slice() {
-                [] => kept += rows,
+            counts.push(match open.as_slice() {
+                [] => Some(rows),
                 [k] => {
                     let key = (files.files[f].0.clone(), g, conjuncts[*k].column.clone());
-                    match value_counts(tallies, table, files, f, meta, &compiled, *k, key).await? {
-                        Some(v) => kept += v.matching(&compiled, *k)?,
-                        None => {
-                            read_here.push(g);
-                            read_rows += rows;
-                        }
+                    match value_counts(tallies, table, files, f, meta, compiled, *k, key).await? {
+                        Some(v) => Some(v.matching(compiled, *k)?),
+                        None => None,
                     }
                 }
-                _ => {
-                    read_here.push(g);
-                    read_rows += rows;
-                }
-            }
+                _ => None,
+            });
         }
-        if !read_here.is_empty() {
-            to_read.push((f, read_here));
-        }
+        out.push(counts);
     }
-    if read_rows > MAX_READ_ROWS && read_rows > table_rows / 4 {
-        return Ok(None);
-    }
-    for (f, groups) in to_read {
-        kept += read_and_count(files, f, &footers[f], &compiled, groups).await?;
-    }
-    tracing::debug!(
-        table,
-        rows = kept,
-        read_rows,
-        table_rows,
-        "counted from statistics"
-    );
-    Ok(Some(kept))
+    Ok(out)
 }
 
 /// What condition `k` says of each row group of a file.
@@ -540,7 +584,7 @@ fn add(counts: &mut HashMap<Vec<u8>, u64>, rows: &Rows, times: impl Fn(usize) ->
 }
 
 /// Reads `groups` of file `f` and counts the rows the whole filter keeps.
-async fn read_and_count(
+pub(crate) async fn read_and_count(
     files: &Files,
     f: usize,
     meta: &ArrowReaderMetadata,
