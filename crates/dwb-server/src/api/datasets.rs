@@ -123,7 +123,7 @@ async fn visible(
     Ok((ws, list))
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace_id}/datasets", tag = "Data sets", summary = "List the data sets the caller can see",
+#[utoipa::path(get, path = "/api/v2/workspaces/{workspace_id}/datasets", tag = "Data sets", summary = "List the data sets the caller can see",
     params(("workspace_id" = String, Path, description = "Workspace id")),
     responses((status = 200, description = "Data sets", body = Vec<DatasetOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]
@@ -227,7 +227,7 @@ fn check_catalogue_bounds(q: &CatalogueQuery) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace_id}/datasets/query", tag = "Data sets", summary = "Search the data catalogue",
+#[utoipa::path(post, path = "/api/v2/workspaces/{workspace_id}/datasets/query", tag = "Data sets", summary = "Search the data catalogue",
     params(("workspace_id" = String, Path, description = "Workspace id")),
     request_body(content = Option<CatalogueQuery>, description = "May be empty"),
     responses((status = 200, description = "A page of data sets", body = Paged<DatasetOut>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -318,7 +318,7 @@ async fn one(
     .await?)
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace_id}/datasets/{dataset_id}", tag = "Data sets", summary = "Get a data set",
+#[utoipa::path(get, path = "/api/v2/workspaces/{workspace_id}/datasets/{dataset_id}", tag = "Data sets", summary = "Get a data set",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("dataset_id" = String, Path, description = "Data set id")),
     responses((status = 200, description = "The data set", body = DatasetOut), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]
@@ -373,7 +373,7 @@ pub struct RowsOut {
     pub pagination: Pagination,
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace_id}/datasets/{dataset_id}/query", tag = "Data sets", summary = "Query the rows of a data set",
+#[utoipa::path(post, path = "/api/v2/workspaces/{workspace_id}/datasets/{dataset_id}/query", tag = "Data sets", summary = "Query the rows of a data set",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("dataset_id" = String, Path, description = "Data set id")),
     request_body(content = Option<RowQueryIn>, description = "May be empty"),
     responses((status = 200, description = "A page of rows", body = RowsOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -441,7 +441,7 @@ pub async fn rows(
     }))
 }
 
-#[utoipa::path(delete, path = "/workspaces/{workspace_id}/datasets/{dataset_id}", tag = "Data sets", summary = "Delete a data set (and its derived data sets)",
+#[utoipa::path(delete, path = "/api/v2/workspaces/{workspace_id}/datasets/{dataset_id}", tag = "Data sets", summary = "Delete a data set (and its derived data sets)",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("dataset_id" = String, Path, description = "Data set id")),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]
@@ -510,7 +510,7 @@ fn schema_out(s: &SchemaRecord) -> SchemaOut {
     }
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace_id}/schemas", tag = "Schemas", summary = "List schemas",
+#[utoipa::path(get, path = "/api/v2/workspaces/{workspace_id}/schemas", tag = "Schemas", summary = "List schemas",
     params(("workspace_id" = String, Path, description = "Workspace id")),
     responses((status = 200, description = "Schemas with their versions", body = Vec<SchemaOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]
@@ -551,7 +551,7 @@ async fn schema_of(
     Ok((ws, s))
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace_id}/schemas/{schema_id}", tag = "Schemas", summary = "Get a schema",
+#[utoipa::path(get, path = "/api/v2/workspaces/{workspace_id}/schemas/{schema_id}", tag = "Schemas", summary = "Get a schema",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("schema_id" = String, Path, description = "Schema id")),
     responses((status = 200, description = "The schema", body = SchemaOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]
@@ -564,7 +564,7 @@ pub async fn schema(
     Ok(Json(schema_out(&s)))
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace_id}/schemas/schemaversions/{version_id}", tag = "Schemas", summary = "Get a schema version",
+#[utoipa::path(get, path = "/api/v2/workspaces/{workspace_id}/schemas/schemaversions/{version_id}", tag = "Schemas", summary = "Get a schema version",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("version_id" = String, Path, description = "Schema version id")),
     responses((status = 200, description = "The version", body = SchemaVersionOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]
@@ -597,7 +597,7 @@ pub struct NewSchemaIn {
     pub columns: Value,
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace_id}/schemas/add", tag = "Schemas", summary = "Create a schema (version 1 becomes the default)",
+#[utoipa::path(post, path = "/api/v2/workspaces/{workspace_id}/schemas/add", tag = "Schemas", summary = "Create a schema (version 1 becomes the default)",
     params(("workspace_id" = String, Path, description = "Workspace id")),
     request_body = NewSchemaIn,
     responses((status = 201, description = "Created", body = SchemaOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -634,7 +634,7 @@ pub struct SchemaPatch {
     pub default_schema_version_id: Option<Uuid>,
 }
 
-#[utoipa::path(patch, path = "/workspaces/{workspace_id}/schemas/{schema_id}", tag = "Schemas", summary = "Change name, short name, description or default version",
+#[utoipa::path(patch, path = "/api/v2/workspaces/{workspace_id}/schemas/{schema_id}", tag = "Schemas", summary = "Change name, short name, description or default version",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("schema_id" = String, Path, description = "Schema id")),
     request_body = SchemaPatch,
     responses((status = 200, description = "The schema", body = SchemaOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -689,7 +689,7 @@ pub struct NewSchemaVersionIn {
     pub columns: Value,
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace_id}/schemas/schemaversions/add", tag = "Schemas", summary = "Add a version to a schema",
+#[utoipa::path(post, path = "/api/v2/workspaces/{workspace_id}/schemas/schemaversions/add", tag = "Schemas", summary = "Add a version to a schema",
     params(("workspace_id" = String, Path, description = "Workspace id")),
     request_body = NewSchemaVersionIn,
     responses((status = 201, description = "Created", body = SchemaVersionOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),

@@ -39,7 +39,7 @@ pub struct DeriveIn {
     pub tags: Value,
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace_id}/datasets/{dataset_id}/derive", tag = "Data sets", summary = "Save a view of a data set as a derived data set",
+#[utoipa::path(post, path = "/api/v2/workspaces/{workspace_id}/datasets/{dataset_id}/derive", tag = "Data sets", summary = "Save a view of a data set as a derived data set",
     description = "The new data set has `isBaseDataset: false`; its `queries` and `columns` always apply. Deriving from a derived data set keeps its filters too (and its columns bound the new ones).",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("dataset_id" = String, Path, description = "The source data set")),
     request_body = DeriveIn,

@@ -144,7 +144,7 @@ async fn writable(state: &AppState, caller: &ApiCaller, ws: &str) -> Result<Work
     Ok(ws)
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace_id}/ingest/dataset", tag = "Ingest", summary = "Create an ingest job and get its upload URL",
+#[utoipa::path(post, path = "/api/v2/workspaces/{workspace_id}/ingest/dataset", tag = "Ingest", summary = "Create an ingest job and get its upload URL",
     description = "Answers `{jobId, sasToken}`: `PUT` the CSV file to `sasToken` (valid 60 minutes). With `startAutomatically` (the default) the job then runs; otherwise call `.../ingest/jobs/{jobId}/start`.",
     params(("workspace_id" = String, Path, description = "Workspace id")),
     request_body = IngestIn,
@@ -203,7 +203,7 @@ async fn job_of(
         .ok_or_else(|| ApiError::NotFound("ingest job not found".into()))
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace_id}/ingest/jobs/{job_id}", tag = "Ingest", summary = "The status of an ingest job",
+#[utoipa::path(get, path = "/api/v2/workspaces/{workspace_id}/ingest/jobs/{job_id}", tag = "Ingest", summary = "The status of an ingest job",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("job_id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job", body = JobOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]
@@ -215,7 +215,7 @@ pub async fn status(
     Ok(Json(job_out(&job_of(&state, &caller, &ws, &id).await?)))
 }
 
-#[utoipa::path(post, path = "/workspaces/{workspace_id}/ingest/jobs/{job_id}/start", tag = "Ingest", summary = "Start an ingest job whose file is uploaded",
+#[utoipa::path(post, path = "/api/v2/workspaces/{workspace_id}/ingest/jobs/{job_id}/start", tag = "Ingest", summary = "Start an ingest job whose file is uploaded",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("job_id" = String, Path, description = "Job id")),
     responses((status = 200, description = "The job, now Running", body = JobOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "No file yet, or already started", body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]

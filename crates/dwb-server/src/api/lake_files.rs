@@ -55,7 +55,7 @@ fn lake_prefix(dataset: Uuid) -> String {
     format!("/lake/{dataset}/")
 }
 
-#[utoipa::path(get, path = "/workspaces/{workspace_id}/datasets/{dataset_id}/sas", tag = "Data sets", summary = "A time-limited read URL of a base data set's Delta table",
+#[utoipa::path(get, path = "/api/v2/workspaces/{workspace_id}/datasets/{dataset_id}/sas", tag = "Data sets", summary = "A time-limited read URL of a base data set's Delta table",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("dataset_id" = String, Path, description = "Data set id"), SasParams),
     responses((status = 200, description = "The signed URL", body = SasOut), (status = 400, description = "Bad duration or type, or a derived data set", body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("subscriptionKey" = [], "bearer" = [])))]

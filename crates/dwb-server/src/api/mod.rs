@@ -121,9 +121,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .routes(routes!(ingest::status))
         .routes(routes!(ingest::start))
         .route_layer(middleware::from_fn_with_state(state.clone(), gateway));
+    // The handlers' paths include `/api/v2`: merged, not nested (a nested
+    // router rewrites every request's URI on the way in).
     let (router, doc) =
         OpenApiRouter::<AppState>::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
-            .nest("/api/v2", api)
+            .merge(api)
             .routes(routes!(token::token))
             .split_for_parts();
     let doc = Arc::new(

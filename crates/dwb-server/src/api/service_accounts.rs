@@ -52,7 +52,7 @@ async fn workspace(
 
 #[utoipa::path(
     get,
-    path = "/workspaces/{workspace_id}/serviceaccounts",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts",
     tag = "Service accounts",
     summary = "List service accounts",
     params(("workspace_id" = String, Path, description = "Workspace id")),
@@ -71,7 +71,7 @@ pub async fn list(
 
 #[utoipa::path(
     post,
-    path = "/workspaces/{workspace_id}/serviceaccounts",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts",
     tag = "Service accounts",
     summary = "Create a service account",
     params(("workspace_id" = String, Path, description = "Workspace id")),
@@ -117,7 +117,7 @@ fn account_id(v: &str) -> Result<Uuid, ApiError> {
 
 #[utoipa::path(
     get,
-    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts/{account_id}",
     tag = "Service accounts",
     summary = "Get a service account",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
@@ -136,7 +136,7 @@ pub async fn get_one(
 
 #[utoipa::path(
     patch,
-    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts/{account_id}",
     tag = "Service accounts",
     summary = "Change name, contact email or access",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
@@ -184,7 +184,7 @@ pub async fn update(
 
 #[utoipa::path(
     post,
-    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}/secret",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts/{account_id}/secret",
     tag = "Service accounts",
     summary = "Regenerate the secret",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
@@ -209,7 +209,7 @@ pub async fn regenerate(
 
 #[utoipa::path(
     delete,
-    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts/{account_id}",
     tag = "Service accounts",
     summary = "Delete a service account",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
@@ -230,7 +230,7 @@ pub async fn delete(
 
 #[utoipa::path(
     get,
-    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}/apikey",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts/{account_id}/apikey",
     tag = "Service accounts",
     summary = "Show the API key again",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),
@@ -251,7 +251,7 @@ pub async fn api_key(
 
 #[utoipa::path(
     get,
-    path = "/workspaces/{workspace_id}/serviceaccounts/{account_id}/sample-python",
+    path = "/api/v2/workspaces/{workspace_id}/serviceaccounts/{account_id}/sample-python",
     tag = "Service accounts",
     summary = "The ready-to-run Python script of an account (reads the secret from DWB_CLIENT_SECRET)",
     params(("workspace_id" = String, Path, description = "Workspace id"), ("account_id" = String, Path, description = "Service account ID")),

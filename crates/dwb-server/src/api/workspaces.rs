@@ -67,7 +67,7 @@ async fn visible(
 
 #[utoipa::path(
     get,
-    path = "/tenants/{tenant_id}/workspaces",
+    path = "/api/v2/tenants/{tenant_id}/workspaces",
     tag = "Workspaces",
     summary = "List the workspaces of a tenant",
     params(("tenant_id" = String, Path, description = "Tenant id")),
@@ -87,7 +87,7 @@ pub async fn list(
 
 #[utoipa::path(
     post,
-    path = "/tenants/{tenant_id}/workspaces",
+    path = "/api/v2/tenants/{tenant_id}/workspaces",
     tag = "Workspaces",
     summary = "Create a workspace (tenant admins)",
     params(("tenant_id" = String, Path, description = "Tenant id")),
@@ -147,7 +147,7 @@ pub async fn create(
 
 #[utoipa::path(
     get,
-    path = "/workspaces/{workspace_id}",
+    path = "/api/v2/workspaces/{workspace_id}",
     tag = "Workspaces",
     summary = "Get a workspace",
     params(("workspace_id" = String, Path, description = "Workspace id")),
@@ -171,7 +171,7 @@ pub async fn get_one(
 
 #[utoipa::path(
     get,
-    path = "/tenants/{tenant_id}/users/roles",
+    path = "/api/v2/tenants/{tenant_id}/users/roles",
     tag = "Roles",
     summary = "Roles across the tenant",
     params(("tenant_id" = String, Path, description = "Tenant id"), PageParams),
@@ -201,7 +201,7 @@ pub async fn tenant_roles(
 
 #[utoipa::path(
     get,
-    path = "/workspaces/{workspace_id}/users/roles",
+    path = "/api/v2/workspaces/{workspace_id}/users/roles",
     tag = "Roles",
     summary = "Roles in a workspace",
     params(("workspace_id" = String, Path, description = "Workspace id"), PageParams),
@@ -231,7 +231,7 @@ pub async fn workspace_roles(
 
 #[utoipa::path(
     get,
-    path = "/workspaces/{workspace_id}/ledger",
+    path = "/api/v2/workspaces/{workspace_id}/ledger",
     tag = "Ledger",
     summary = "The workspace ledger",
     params(("workspace_id" = String, Path, description = "Workspace id"), PageParams),
