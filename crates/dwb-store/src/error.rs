@@ -65,6 +65,25 @@ impl From<sqlx::Error> for StoreError {
 /// available); SQLite's BUSY, LOCKED, IOERR, FULL, CANTOPEN and READONLY
 /// (a SQLSTATE has five characters; SQLite reports its numeric result code,
 /// perhaps an extended one, which has at most four digits).
+fn transient_code(code: &str) -> bool {
+    if let Some(n) = sqlite_code(code) {
+        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
+    }
+    ["08", "40", "53", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || code == "55P03"
+}
+
+/// SQLite's CORRUPT and NOTADB: the file is not a database we can read.
+fn corrupt_code(code: &str) -> bool {
+    sqlite_code(code).is_some_and(|n| matches!(n & 0xff, 11 | 26))
+}
+
+fn sqlite_code(code: &str) -> Option<u32> {
+    (code.len() < 5).then(|| code.parse().ok()).flatten()
+}
+
 /// Errors of the ledger's own SQLite connection ([`crate::sqlite_events`]),
 /// classified by the same result codes as sqlx's.
 impl From<rusqlite::Error> for StoreError {
@@ -85,25 +104,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-fn transient_code(code: &str) -> bool {
-    if let Some(n) = sqlite_code(code) {
-        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
-    }
-    ["08", "40", "53", "57", "58"]
-        .iter()
-        .any(|class| code.starts_with(class))
-        || code == "55P03"
-}
-
-/// SQLite's CORRUPT and NOTADB: the file is not a database we can read.
-fn corrupt_code(code: &str) -> bool {
-    sqlite_code(code).is_some_and(|n| matches!(n & 0xff, 11 | 26))
-}
-
-fn sqlite_code(code: &str) -> Option<u32> {
-    (code.len() < 5).then(|| code.parse().ok()).flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +121,25 @@ mod tests {
             assert!(!transient_code(code), "{code}");
         }
         assert!(corrupt_code("11") && corrupt_code("26") && !corrupt_code("5"));
+    }
+
+    #[test]
+    fn the_ledger_connections_errors_are_classified_like_sqlxs() {
+        let sqlite = |code| {
+            StoreError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        // BUSY, LOCKED_SHAREDCACHE, IOERR_WRITE, CANTOPEN: try again later.
+        for code in [5, 262, 778, 14] {
+            assert!(matches!(sqlite(code), StoreError::Unavailable(_)), "{code}");
+        }
+        assert!(matches!(sqlite(11), StoreError::Corrupt(_)));
+        // CONSTRAINT_NOTNULL, ERROR: refused for good.
+        for code in [1299, 1] {
+            assert!(matches!(sqlite(code), StoreError::Failed(_)), "{code}");
+        }
     }
 
     #[test]

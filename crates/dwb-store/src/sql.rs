@@ -128,10 +128,11 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| open_err(format!("migrations failed: {e}")))?;
-        let events = sqlite
-            .then(|| crate::backup::sqlite_path(url))
-            .flatten()
-            .map(EventWriter::new);
+        let events = if sqlite {
+            ledger_file(&pool, url).await.map(EventWriter::new)
+        } else {
+            None
+        };
         Ok(Self {
             pool,
             backend,
@@ -164,6 +165,25 @@ impl SqlStore {
         }
         self.pool.close().await;
     }
+}
+
+/// The file of a SQLite store that the ledger may write through a
+/// connection of its own: the file the pool has open (as sqlx read the URL);
+/// none for an in-memory or read-only database.
+async fn ledger_file(pool: &AnyPool, url: &str) -> Option<std::path::PathBuf> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    if query.split('&').any(|p| {
+        p == "mode=ro" || p == "mode=memory" || p == "immutable=1" || p == "immutable=true"
+    }) {
+        return None;
+    }
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_optional(pool)
+            .await
+            .ok()
+            .flatten()?;
+    (!file.is_empty()).then(|| file.into())
 }
 
 /// Applies only the first `n` embedded migrations to the database at `url`:
@@ -897,7 +917,8 @@ impl Store for SqlStore {
             return Ok(());
         }
         match &self.events {
-            Some(w) => self.bounded(w.append(events)).await,
+            // Bounded inside: see `EventWriter::append`.
+            Some(w) => w.append(events, self.deadline).await,
             None => {
                 self.bounded(accounts::append_events(&self.pool, self.backend, &events))
                     .await
@@ -1036,6 +1057,26 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::testdb::fresh_database;
+
+    /// The ledger's own connection opens the file the pool has open, and
+    /// none is made for an in-memory database.
+    #[tokio::test]
+    async fn the_ledger_writes_the_pools_file_or_goes_through_the_pool() {
+        let url = fresh_database(Backend::Sqlite).await.unwrap();
+        let store = SqlStore::connect(&url).await.unwrap();
+        let want = crate::backup::sqlite_path(&url)
+            .unwrap()
+            .canonicalize()
+            .unwrap();
+        let got = store
+            .events
+            .as_ref()
+            .map(|w| w.path().canonicalize().unwrap());
+        assert_eq!(got, Some(want));
+        store.close().await;
+        let memory = SqlStore::connect("sqlite::memory:").await.unwrap();
+        assert!(memory.events.is_none());
+    }
 
     /// A transaction that reads and then writes while another connection
     /// holds the write lock waits for it, then succeeds. (With a deferred

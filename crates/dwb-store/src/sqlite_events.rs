@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Statement, TransactionBehavior};
 use uuid::Uuid;
@@ -33,32 +33,63 @@ impl EventWriter {
         }
     }
 
-    /// Writes `events` in one transaction, in their order.
-    pub(crate) async fn append(&self, events: Arc<[BufferedEvent]>) -> StoreResult<()> {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `events` in one transaction, in their order, or none of them:
+    /// when `limit` passes first (waiting for the connection, or for another
+    /// writer's lock) the transaction is rolled back and the store is
+    /// unavailable. No timer cuts the write off from outside, so what the
+    /// caller hears is what the file holds (a write abandoned by a timeout
+    /// could still commit, and its events be written again).
+    pub(crate) async fn append(
+        &self,
+        events: Arc<[BufferedEvent]>,
+        limit: Duration,
+    ) -> StoreResult<()> {
+        let until = Instant::now() + limit;
         let conn = self.conn.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let mut slot = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let result = match slot.as_mut() {
-                Some(c) => write(c, &events),
-                None => open(&path).and_then(|mut c| {
-                    let r = write(&mut c, &events);
-                    *slot = Some(c);
-                    r
-                }),
+            let late = || {
+                StoreError::Unavailable(format!(
+                    "the database did not answer within {} seconds",
+                    limit.as_secs()
+                ))
             };
+            let left = until
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(late)?;
+            let c = match slot.as_mut() {
+                Some(c) => c,
+                None => slot.insert(open(&path)?),
+            };
+            let result = write(c, &events, left.min(BUSY_TIMEOUT), until, late);
             if result.is_err() {
                 *slot = None;
             }
             result
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("the ledger writer stopped: {e}")))?
+        .map_err(|e| {
+            if e.is_panic() {
+                StoreError::Failed("the ledger writer panicked".into())
+            } else {
+                StoreError::Unavailable(format!("the ledger writer stopped: {e}"))
+            }
+        })?
     }
 
-    /// Closes the connection (a new one is opened if events come later).
+    /// Closes the connection unless a write holds it (a new one is opened
+    /// if events come later; a held one closes with the writer).
     pub(crate) fn close(&self) {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Ok(mut slot) = self.conn.try_lock() {
+            slot.take();
+        }
     }
 }
 
@@ -69,7 +100,20 @@ fn open(path: &Path) -> StoreResult<Connection> {
     Ok(c)
 }
 
-fn write(c: &mut Connection, events: &[BufferedEvent]) -> StoreResult<()> {
+fn write(
+    c: &mut Connection,
+    events: &[BufferedEvent],
+    wait: Duration,
+    until: Instant,
+    late: impl Fn() -> StoreError,
+) -> StoreResult<()> {
+    debug_assert!(
+        events
+            .iter()
+            .all(|e| serde_json::from_str::<serde_json::Value>(&e.detail).is_ok()),
+        "a ledger event's detail must be JSON"
+    );
+    c.busy_timeout(wait)?;
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut rest = events;
     let texts = insert_events_texts(Backend::Sqlite);
@@ -90,6 +134,10 @@ fn write(c: &mut Connection, events: &[BufferedEvent]) -> StoreResult<()> {
             }
             insert.raw_execute()?;
         }
+    }
+    if Instant::now() >= until {
+        // Dropped: rolled back.
+        return Err(late());
     }
     tx.commit()?;
     Ok(())

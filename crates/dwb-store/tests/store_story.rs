@@ -653,9 +653,9 @@ async fn accounts_and_datasets(store: &SqlStore, tenant_id: Uuid, ws: Uuid) {
     ));
     let page = |size| dwb_core::paging::Page { index: 1, size };
     let (_, before) = store.workspace_events(ws, page(1)).await.unwrap();
-    // One transaction: on PostgreSQL several multi-row statements (64 rows
-    // each, then 8, then one at a time: 458 = 7 × 64 + 8 + 2); on a SQLite
-    // file the ledger's own connection, one prepared statement per row.
+    // One transaction of several multi-row statements (64 rows each, then 8,
+    // then one at a time: 458 = 7 × 64 + 8 + 2); on a SQLite file through the
+    // ledger's own connection.
     let calls: Vec<_> = (0..458)
         .map(|i| {
             let mut e = ev(tenant_id, Some(ws), 1000 + i, "ApiCall");

@@ -262,9 +262,20 @@ impl Usage {
                     // rest of its transaction with it: each is tried alone.
                     tracing::error!(error = %e, n = chunk.len(), "API ledger events refused by the store; writing them one by one");
                     let mut refused = 0;
-                    for one in chunk.iter() {
-                        if store.append_events(Arc::new([one.clone()])).await.is_err() {
-                            refused += 1;
+                    for (k, one) in chunk.iter().enumerate() {
+                        match store.append_events(Arc::new([one.clone()])).await {
+                            Ok(()) => {}
+                            Err(e @ StoreError::Unavailable(_)) => {
+                                // Not refused: the store went away. This
+                                // event and those after it wait for the next flush.
+                                tracing::warn!(error = %e, "could not write API ledger events; will retry");
+                                let mut back = chunk[k..].to_vec();
+                                back.extend(unwritten(i + 1));
+                                self.put_back(back, HashMap::new());
+                                self.count_dropped(refused);
+                                return false;
+                            }
+                            Err(_) => refused += 1,
                         }
                     }
                     if refused > 0 {
