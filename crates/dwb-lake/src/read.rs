@@ -71,25 +71,31 @@ impl Lake {
             }
         };
         let offset = (plan.page_index - 1).saturating_mul(plan.page_size);
-        let mut skip = u64::try_from(offset).unwrap_or(u64::MAX);
-        if let Some((column, descending)) = &plan.seek {
-            if let Some(s) = self
-                .seek(table, &t, &ctx, &plan.conjuncts, column, *descending, skip)
-                .await
-            {
-                df = df.filter(s.from)?;
-                skip -= s.skipped;
+        // The page (after its seek, see `seek.rs`) runs beside the count.
+        let (sort, columns, seek) = (plan.sort, &plan.columns, &plan.seek);
+        let (conjuncts, page_size) = (&plan.conjuncts, plan.page_size);
+        let (t, ctx) = (&t, &ctx);
+        let page = async move {
+            let mut skip = u64::try_from(offset).unwrap_or(u64::MAX);
+            if let Some((column, descending)) = seek {
+                if let Some(s) = self
+                    .seek(table, t, ctx, conjuncts, column, *descending, skip)
+                    .await
+                {
+                    df = df.filter(s.from)?;
+                    skip -= s.skipped;
+                }
             }
-        }
-        if !plan.sort.is_empty() {
-            df = df.sort(plan.sort)?;
-        }
-        let projection = plan.columns.iter().map(|c| ident(c.physical_name()));
-        df = df.select(projection)?;
-        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
-        let fetch = usize::try_from(plan.page_size).unwrap_or(usize::MAX);
-        df = df.limit(skip, Some(fetch))?;
-        let page = async { Ok::<_, LakeError>(df.collect().await?) };
+            if !sort.is_empty() {
+                df = df.sort(sort)?;
+            }
+            let projection = columns.iter().map(|c| ident(c.physical_name()));
+            df = df.select(projection)?;
+            let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+            let fetch = usize::try_from(page_size).unwrap_or(usize::MAX);
+            df = df.limit(skip, Some(fetch))?;
+            Ok::<_, LakeError>(df.collect().await?)
+        };
         let (count, batches) = tokio::try_join!(count, page)?;
         let total_count = i64::try_from(count).unwrap_or(i64::MAX);
         let total_pages = (total_count + plan.page_size - 1) / plan.page_size;
