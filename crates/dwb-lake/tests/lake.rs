@@ -1083,6 +1083,36 @@ async fn files_are_clustered_on_the_key_and_sorted_pages_stay_right_when_files_o
     assert_eq!(p.total_count, 520);
 }
 
+/// The rows of table `t` page by page (`size` rows each, one page past the
+/// last), sorted on `column`; every page must count `total` rows in all.
+async fn every_page(
+    lake: &Lake,
+    s: &TableSchema,
+    filters: &[Filter],
+    column: &str,
+    descending: bool,
+    size: i64,
+    total: usize,
+) -> Vec<serde_json::Map<String, Value>> {
+    let mut rows = Vec::new();
+    for page_index in 1..=(total as i64 / size + 2) {
+        let q = RowQuery {
+            page_index,
+            page_size: size,
+            filters: filters.to_vec(),
+            sort: Some(Sort {
+                column: column.into(),
+                descending,
+            }),
+            ..RowQuery::default()
+        };
+        let p = lake.query("t", s, &q).await.unwrap();
+        assert_eq!(p.total_count, total as i64);
+        rows.extend(p.rows);
+    }
+    rows
+}
+
 /// Deep pages start at a row group boundary found from statistics (see
 /// `seek.rs`); every page, both ways, with and without filters, must still
 /// be exactly the rows of a full sort: files in order, a gap, files that
@@ -1142,22 +1172,8 @@ async fn deep_pages_are_the_rows_of_a_full_sort_whatever_the_files() {
             } else {
                 want.clone()
             };
-            let mut seen = Vec::new();
-            for page_index in 1..=(want.len() as i64 / 40 + 2) {
-                let q = RowQuery {
-                    page_index,
-                    page_size: 40,
-                    filters: filters.clone(),
-                    sort: Some(Sort {
-                        column: "k".into(),
-                        descending,
-                    }),
-                    ..RowQuery::default()
-                };
-                let p = lake.query("t", &s, &q).await.unwrap();
-                assert_eq!(p.total_count, want.len() as i64);
-                seen.extend(p.rows.iter().map(|r| r["k"].as_i64().unwrap()));
-            }
+            let rows = every_page(&lake, &s, &filters, "k", descending, 40, want.len()).await;
+            let seen: Vec<i64> = rows.iter().map(|r| r["k"].as_i64().unwrap()).collect();
             assert_eq!(seen, want, "filters {filters:?}, descending {descending}");
         }
     }
@@ -1211,25 +1227,14 @@ async fn deep_pages_on_a_date_time_key_are_the_rows_of_a_full_sort() {
         } else {
             want.clone()
         };
-        let mut seen = Vec::new();
-        for page_index in 1..=(want.len() as i64 / 30 + 2) {
-            let q = RowQuery {
-                page_index,
-                page_size: 30,
-                filters: filters.clone(),
-                sort: Some(Sort {
-                    column: "t".into(),
-                    descending,
-                }),
-                ..RowQuery::default()
-            };
-            let p = lake.query("t", &s, &q).await.unwrap();
-            assert_eq!(p.total_count, want.len() as i64);
-            seen.extend(p.rows.iter().map(|r| {
+        let rows = every_page(&lake, &s, &filters, "t", descending, 30, want.len()).await;
+        let seen: Vec<i64> = rows
+            .iter()
+            .map(|r| {
                 let t = r["t"].as_str().unwrap();
                 chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp() - base
-            }));
-        }
+            })
+            .collect();
         assert_eq!(seen, want, "descending {descending}");
     }
 }
