@@ -106,23 +106,14 @@ pub(crate) fn parse_csv(
                 Err(e) => {
                     // The problems of the lines before come first.
                     if let Some(piece) = input.split.held_records() {
-                        let (reply, result) = sync_channel(1);
-                        out.waiting.push_back((piece.first_line, result));
-                        if work.send((piece, reply)).is_err() {
-                            return Err(stopped());
-                        }
+                        out.dispatch(&work, piece)?;
                     }
                     out.take_all()?;
                     out.problems.push(e.to_string());
                     break;
                 }
             };
-            let (reply, result) = sync_channel(1);
-            let first_line = piece.first_line;
-            if work.send((piece, reply)).is_err() {
-                return Err(stopped());
-            }
-            out.waiting.push_back((first_line, result));
+            out.dispatch(&work, piece)?;
             if out.waiting.len() >= 2 * threads {
                 out.take_oldest()?;
             }
@@ -186,6 +177,15 @@ struct InOrder<'a> {
 impl InOrder<'_> {
     fn stopped(&self) -> bool {
         self.gone || self.problems.len() >= MAX_ERRORS
+    }
+
+    /// Hands `piece` to a parsing thread; its result is taken in turn.
+    fn dispatch(&mut self, work: &SyncSender<Work>, piece: Piece) -> Result<(), LakeError> {
+        let (reply, result) = sync_channel(1);
+        let first_line = piece.first_line;
+        work.send((piece, reply)).map_err(|_| stopped())?;
+        self.waiting.push_back((first_line, result));
+        Ok(())
     }
 
     /// Waits for the oldest piece: its batches go on while the file has no

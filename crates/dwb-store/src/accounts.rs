@@ -320,6 +320,13 @@ fn insert_events_sql(backend: Backend, rows: usize) -> String {
     )
 }
 
+/// Every event's detail is JSON text (checked in debug builds before a write).
+pub(crate) fn details_are_json(events: &[BufferedEvent]) -> bool {
+    events
+        .iter()
+        .all(|e| serde_json::from_str::<serde_json::Value>(&e.detail).is_ok())
+}
+
 /// The `INSERT` of each size of [`EVENTS_PER_INSERT`], made once per backend.
 pub(crate) fn insert_events_texts(backend: Backend) -> &'static [String] {
     static TEXTS: std::sync::LazyLock<[Vec<String>; 2]> = std::sync::LazyLock::new(|| {
@@ -345,9 +352,7 @@ pub async fn append_events(
 ) -> StoreResult<()> {
     let texts = insert_events_texts(backend);
     debug_assert!(
-        events
-            .iter()
-            .all(|e| serde_json::from_str::<serde_json::Value>(&e.detail).is_ok()),
+        details_are_json(events),
         "a ledger event's detail must be JSON"
     );
     if events.is_empty() {

@@ -147,12 +147,7 @@ impl SqlStore {
     async fn bounded<T>(&self, op: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
         tokio::time::timeout(self.deadline, op)
             .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(format!(
-                    "the database did not answer within {} seconds",
-                    self.deadline.as_secs()
-                )))
-            })
+            .unwrap_or_else(|_| Err(no_answer_within(self.deadline)))
     }
 
     pub fn backend(&self) -> Backend {
@@ -165,6 +160,14 @@ impl SqlStore {
         }
         self.pool.close().await;
     }
+}
+
+/// A store operation ran out of its deadline.
+pub(crate) fn no_answer_within(limit: Duration) -> StoreError {
+    StoreError::Unavailable(format!(
+        "the database did not answer within {} seconds",
+        limit.as_secs()
+    ))
 }
 
 /// The file of a SQLite store that the ledger may write through a

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, Statement, TransactionBehavior};
 use uuid::Uuid;
 
-use crate::accounts::{insert_events_texts, EVENTS_PER_INSERT, EVENT_PARAMS};
+use crate::accounts::{details_are_json, insert_events_texts, EVENTS_PER_INSERT, EVENT_PARAMS};
+use crate::sql::no_answer_within;
 use crate::{Backend, BufferedEvent, StoreError, StoreResult};
 
 /// As long as the pool's connections wait for another writer.
@@ -54,12 +55,7 @@ impl EventWriter {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             let mut slot = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let late = || {
-                StoreError::Unavailable(format!(
-                    "the database did not answer within {} seconds",
-                    limit.as_secs()
-                ))
-            };
+            let late = || no_answer_within(limit);
             let left = until
                 .checked_duration_since(Instant::now())
                 .filter(|d| !d.is_zero())
@@ -108,9 +104,7 @@ fn write(
     late: impl Fn() -> StoreError,
 ) -> StoreResult<()> {
     debug_assert!(
-        events
-            .iter()
-            .all(|e| serde_json::from_str::<serde_json::Value>(&e.detail).is_ok()),
+        details_are_json(events),
         "a ledger event's detail must be JSON"
     );
     c.busy_timeout(wait)?;
