@@ -8,9 +8,12 @@
 //! pruned by their statistics. Rows arriving already in key order (time
 //! series usually do) are written as they came, without a copy.
 
-use deltalake::arrow::array::{ArrayRef, RecordBatch};
+use deltalake::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use deltalake::arrow::compute::{
     concat_batches, lexsort_to_indices, take_record_batch, SortColumn, SortOptions,
+};
+use deltalake::arrow::datatypes::{
+    DataType, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
 use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::row::{OwnedRow, RowConverter, SortField};
@@ -94,6 +97,17 @@ pub(crate) fn clustered(
 
 /// True when the rows of `batches`, read in turn, never go down in key order.
 fn in_key_order(batches: &[RecordBatch], key: &[usize]) -> Result<bool, ArrowError> {
+    if let [column] = key {
+        if let Some(answer) = one_column_in_order(batches, *column) {
+            return Ok(answer);
+        }
+    }
+    rows_in_order(batches, key)
+}
+
+/// [`in_key_order`] for any key: each row's key encoded as bytes that
+/// compare in key order.
+fn rows_in_order(batches: &[RecordBatch], key: &[usize]) -> Result<bool, ArrowError> {
     let schema = batches[0].schema();
     let fields = key
         .iter()
@@ -119,12 +133,54 @@ fn in_key_order(batches: &[RecordBatch], key: &[usize]) -> Result<bool, ArrowErr
     Ok(true)
 }
 
+/// [`in_key_order`] for a key of one integer or date-time column without
+/// nulls, compared as numbers (the general path encodes every row for the
+/// comparison: a tenth of a second of the encoder's thread per 10 million
+/// rows); `None` for any other key.
+fn one_column_in_order(batches: &[RecordBatch], column: usize) -> Option<bool> {
+    let mut last: Option<i64> = None;
+    for b in batches {
+        let values = b.column(column);
+        if values.null_count() > 0 {
+            return None;
+        }
+        let ordered = match values.data_type() {
+            DataType::Int32 => ascending(values.as_primitive::<Int32Type>().values(), &mut last),
+            DataType::Int64 => ascending(values.as_primitive::<Int64Type>().values(), &mut last),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => ascending(
+                values.as_primitive::<TimestampMicrosecondType>().values(),
+                &mut last,
+            ),
+            _ => return None,
+        };
+        if !ordered {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// True when `values` never go down, starting from `last` (moved to the
+/// last value).
+fn ascending<T: Copy + Into<i64>>(values: &[T], last: &mut Option<i64>) -> bool {
+    let mut prev = *last;
+    for &v in values {
+        let v: i64 = v.into();
+        if prev.is_some_and(|p| p > v) {
+            return false;
+        }
+        prev = Some(v);
+    }
+    *last = prev;
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::schema::Column;
-    use deltalake::arrow::array::{Array, Int64Array, StringArray};
-    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+    use deltalake::arrow::array::{Int64Array, StringArray};
+    use deltalake::arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
 
     fn batch(ks: &[Option<&str>], ns: &[i64]) -> RecordBatch {
@@ -196,6 +252,39 @@ mod tests {
         assert!(!in_key_order(&across, &[0]).unwrap());
         let out = clustered(across, &[0], 8).unwrap();
         assert_eq!(rows(&out), [(Some("a".into()), 2), (Some("b".into()), 1)]);
+    }
+
+    #[test]
+    fn a_numeric_key_is_checked_as_numbers_as_the_general_path_does() {
+        let none = |n: usize| vec![None; n];
+        let cases = [
+            // Ties, also across a batch boundary.
+            (
+                vec![batch(&none(2), &[1, 2]), batch(&none(2), &[2, 2])],
+                true,
+            ),
+            // Down only across the boundary.
+            (vec![batch(&none(2), &[1, 3]), batch(&none(1), &[2])], false),
+            (vec![batch(&none(2), &[-5, -7])], false),
+            (vec![batch(&none(2), &[i64::MIN, i64::MAX])], true),
+            (vec![batch(&none(0), &[]), batch(&none(1), &[0])], true),
+        ];
+        for (input, want) in cases {
+            assert_eq!(one_column_in_order(&input, 1), Some(want), "{input:?}");
+            assert_eq!(rows_in_order(&input, &[1]).unwrap(), want, "{input:?}");
+            assert_eq!(in_key_order(&input, &[1]).unwrap(), want);
+        }
+        // Strings, several columns and nulls take the general path.
+        let strings = vec![batch(&[Some("a")], &[1])];
+        assert_eq!(one_column_in_order(&strings, 0), None);
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+        let with_null = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from(vec![Some(1), None]))],
+        )
+        .unwrap();
+        assert_eq!(one_column_in_order(&[with_null.clone()], 0), None);
+        assert!(in_key_order(&[with_null], &[0]).unwrap(), "nulls last");
     }
 
     #[test]
