@@ -118,9 +118,19 @@ fn write(
         // Many rows per statement: each statement also opens its cursors
         // and updates the table's AUTOINCREMENT counter.
         let mut insert = tx.prepare_cached(sql)?;
+        let mut one_caller = if *size == ONE_CALLER_ROWS {
+            Some(tx.prepare_cached(one_caller_sql())?)
+        } else {
+            None
+        };
         while rest.len() >= *size {
             let (chunk, after) = rest.split_at(*size);
             rest = after;
+            if let Some(st) = one_caller.as_mut().filter(|_| from_one_caller(chunk)) {
+                bind_one_caller(st, chunk)?;
+                st.raw_execute()?;
+                continue;
+            }
             let mut at = 0;
             for e in chunk {
                 bind(&mut insert, at, e)?;
@@ -134,6 +144,82 @@ fn write(
         return Err(late());
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Rows of the statement for the events of one caller.
+const ONE_CALLER_ROWS: usize = EVENTS_PER_INSERT[0];
+/// The columns (1-based, in `INSERT` order) an event of one caller shares
+/// with the other events of its statement: tenant_id, workspace_id,
+/// principal_kind, principal_id, principal_name, action, resource_kind,
+/// resource_id, outcome. Its own: id, at, resource_name, detail.
+const SHARED: [usize; 9] = [2, 3, 5, 6, 7, 8, 9, 10, 12];
+/// Parameters of each row of a one-caller statement after the first.
+const OWN_PARAMS: usize = EVENT_PARAMS - SHARED.len();
+
+/// The `INSERT` of [`ONE_CALLER_ROWS`] events of one caller (a script
+/// calling the API in a loop): the first row's parameters are numbered
+/// 1 to 13 and the other rows take the shared columns from them, so each
+/// of those rows binds 4 values instead of 13 (SQLite copies every bound
+/// text; binding was a quarter of the writer's time per event).
+fn one_caller_sql() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let base = insert_events_texts(Backend::Sqlite)[0].clone();
+        let columns = &base[..base.find("VALUES").unwrap_or(base.len())];
+        let mut next = EVENT_PARAMS;
+        let rows: Vec<String> = (0..ONE_CALLER_ROWS)
+            .map(|row| {
+                let params: Vec<String> = (1..=EVENT_PARAMS)
+                    .map(|k| {
+                        if row == 0 || SHARED.contains(&k) {
+                            format!("?{k}")
+                        } else {
+                            next += 1;
+                            format!("?{next}")
+                        }
+                    })
+                    .collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        format!("{columns}VALUES {}", rows.join(", "))
+    });
+    &TEXT
+}
+
+/// True when the events differ only in their own columns (see [`SHARED`]).
+fn from_one_caller(events: &[BufferedEvent]) -> bool {
+    let Some((first, others)) = events.split_first() else {
+        return false;
+    };
+    others.iter().all(|e| {
+        e.tenant_id == first.tenant_id
+            && e.workspace_id == first.workspace_id
+            && e.principal_kind == first.principal_kind
+            && e.principal_id == first.principal_id
+            && e.principal_name == first.principal_name
+            && e.action == first.action
+            && e.resource_kind == first.resource_kind
+            && e.resource_id == first.resource_id
+            && e.outcome == first.outcome
+    })
+}
+
+/// Binds the events of one caller to [`one_caller_sql`]'s parameters.
+fn bind_one_caller(st: &mut Statement<'_>, events: &[BufferedEvent]) -> rusqlite::Result<()> {
+    let Some((first, others)) = events.split_first() else {
+        return Ok(());
+    };
+    bind(st, 0, first)?;
+    let mut buf = [0u8; 36];
+    let mut at = EVENT_PARAMS;
+    for e in others {
+        st.raw_bind_parameter(at + 1, text(Uuid::new_v4(), &mut buf))?;
+        st.raw_bind_parameter(at + 2, e.at.millis())?;
+        st.raw_bind_parameter(at + 3, &*e.resource_name)?;
+        st.raw_bind_parameter(at + 4, &*e.detail)?;
+        at += OWN_PARAMS;
+    }
     Ok(())
 }
 
