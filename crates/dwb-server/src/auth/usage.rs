@@ -120,11 +120,43 @@ impl Buffer {
             resource_id: Some(self.share(c.route)),
             resource_name: format!("{} {}", c.method, c.path).into_boxed_str(),
             outcome: outcome.clone(),
-            detail: serde_json::to_string(&detail)
-                .unwrap_or_else(|_| "{}".into())
-                .into_boxed_str(),
+            detail: call_detail(&detail),
         }
     }
+}
+
+/// The JSON text of `d`, as serde writes it. Written by hand when neither
+/// string needs escaping (HTTP methods and route templates never do): the
+/// text is made for every call.
+fn call_detail(d: &CallDetail<'_>) -> Box<str> {
+    let plain = |s: &str| s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if !(plain(d.method) && plain(d.route)) {
+        return serde_json::to_string(d)
+            .unwrap_or_else(|_| "{}".into())
+            .into_boxed_str();
+    }
+    let mut s = String::with_capacity(40 + d.method.len() + d.route.len());
+    s.push_str("{\"method\":\"");
+    s.push_str(d.method);
+    s.push_str("\",\"route\":\"");
+    s.push_str(d.route);
+    s.push_str("\",\"status\":");
+    let mut digits = [0u8; 5];
+    let mut n = d.status;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &digits[at..] {
+        s.push(char::from(b));
+    }
+    s.push('}');
+    s.into_boxed_str()
 }
 
 #[derive(Default)]
@@ -413,6 +445,31 @@ mod tests {
                 detail: json!({"method": "GET", "route": "/api/v2/workspaces/{workspace_id}", "status": status}),
             };
             assert_eq!(b.call(&c), BufferedEvent::from(want), "status {status}");
+        }
+    }
+
+    #[test]
+    fn a_call_detail_is_the_text_serde_writes() {
+        for (method, route, status) in [
+            ("GET", "/api/v2/workspaces/{workspace_id}", 200),
+            ("DELETE", "", 0),
+            ("PATCH", "/ünïcode/{x}", 9),
+            ("GET", "/a\"quote", 65535),
+            ("GET", "/back\\slash", 10),
+            ("M\u{1}", "/control\n", 404),
+        ] {
+            let d = CallDetail {
+                method,
+                route,
+                status,
+            };
+            let want = serde_json::to_string(&d).unwrap();
+            assert_eq!(&*call_detail(&d), want);
+            let parsed: serde_json::Value = serde_json::from_str(&want).unwrap();
+            assert_eq!(
+                parsed,
+                json!({"method": method, "route": route, "status": status})
+            );
         }
     }
 
