@@ -275,7 +275,7 @@ mod tests {
             assert_eq!(in_key_order(&input, &[1]).unwrap(), want);
         }
         // Strings, several columns and nulls take the general path.
-        let strings = vec![batch(&[Some("a")], &[1])];
+        let strings = [batch(&[Some("a")], &[1])];
         assert_eq!(one_column_in_order(&strings, 0), None);
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
         let with_null = RecordBatch::try_new(
@@ -283,8 +283,35 @@ mod tests {
             vec![Arc::new(Int64Array::from(vec![Some(1), None]))],
         )
         .unwrap();
-        assert_eq!(one_column_in_order(&[with_null.clone()], 0), None);
+        assert_eq!(
+            one_column_in_order(std::slice::from_ref(&with_null), 0),
+            None
+        );
         assert!(in_key_order(&[with_null], &[0]).unwrap(), "nulls last");
+    }
+
+    #[test]
+    fn int32_and_date_time_keys_are_checked_as_numbers_too() {
+        use deltalake::arrow::array::{Int32Array, TimestampMicrosecondArray};
+        let one = |column: ArrayRef| {
+            let field = Field::new("k", column.data_type().clone(), false);
+            RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![column]).unwrap()
+        };
+        let ints = |v: Vec<i32>| one(Arc::new(Int32Array::from(v)));
+        let times = |v: Vec<i64>| {
+            one(Arc::new(
+                TimestampMicrosecondArray::from(v).with_timezone("UTC"),
+            ))
+        };
+        for (input, want) in [
+            ([ints(vec![-3, 0, 0]), ints(vec![0, i32::MAX])], true),
+            ([ints(vec![1, 2]), ints(vec![1])], false),
+            ([times(vec![-1, 5]), times(vec![5, 6])], true),
+            ([times(vec![7, 5]), times(vec![9])], false),
+        ] {
+            assert_eq!(one_column_in_order(&input, 0), Some(want), "{input:?}");
+            assert_eq!(rows_in_order(&input, &[0]).unwrap(), want, "{input:?}");
+        }
     }
 
     #[test]

@@ -49,21 +49,44 @@ const READ_BYTES: usize = 1024 * 1024;
 /// `got`'s bytes as a stream. object_store reads a local file 8 KiB at a
 /// time, each read a trip to a blocking thread (some 47,000 trips for a
 /// 371 MiB upload read back by its ingest); here a local file is read
-/// 1 MiB at a time. `what` names the file in errors.
+/// 1 MiB at a time, and a file that ends before its length is an error,
+/// never a shorter file. `what` names the file in errors.
 fn byte_stream(got: GetResult, what: String) -> BoxStream<'static, Result<Bytes, LakeError>> {
     let GetResult { payload, range, .. } = got;
-    match payload {
-        GetResultPayload::File(mut file, _) => {
-            if let Err(e) = file.seek(SeekFrom::Start(range.start)) {
-                return futures::stream::once(async move { Err(LakeError::from(e)) }).boxed();
-            }
-            let file = tokio::fs::File::from_std(file).take(range.end - range.start);
-            ReaderStream::with_capacity(file, READ_BYTES)
-                .map_err(LakeError::from)
-                .boxed()
-        }
-        GetResultPayload::Stream(s) => s.map_err(move |e| storage(e, &what)).boxed(),
+    let mut file = match payload {
+        GetResultPayload::File(file, _) => file,
+        GetResultPayload::Stream(s) => return s.map_err(move |e| storage(e, &what)).boxed(),
+    };
+    let len = range.end - range.start;
+    let broken = move |e: std::io::Error| {
+        LakeError::from(std::io::Error::new(e.kind(), format!("{what}: {e}")))
+    };
+    if let Err(e) = file.seek(SeekFrom::Start(range.start)) {
+        return futures::stream::once(futures::future::ready(Err(broken(e)))).boxed();
     }
+    let chunks = ReaderStream::with_capacity(tokio::fs::File::from_std(file).take(len), READ_BYTES);
+    futures::stream::unfold(Some((chunks, 0u64)), move |state| {
+        let broken = broken.clone();
+        async move {
+            let (mut chunks, seen) = state?;
+            match chunks.next().await {
+                Some(Ok(b)) => {
+                    let seen = seen + b.len() as u64;
+                    Some((Ok(b), Some((chunks, seen))))
+                }
+                Some(Err(e)) => Some((Err(broken(e)), None)),
+                None if seen < len => {
+                    let short = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("the file ended after {seen} of its {len} bytes"),
+                    );
+                    Some((Err(broken(short)), None))
+                }
+                None => None,
+            }
+        }
+    })
+    .boxed()
 }
 
 fn storage(e: object_store::Error, what: &str) -> LakeError {
@@ -232,5 +255,27 @@ mod tests {
         lake.unstage("big").await.unwrap();
         lake.unstage("big").await.unwrap();
         assert!(lake.stage_reader("big").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_staged_file_cut_short_while_read_is_an_error_not_a_shorter_file() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(&dir.path().display().to_string()).unwrap();
+        let mut w = lake.stage_writer("cut").unwrap();
+        w.write_all(&vec![b'x'; 3 * READ_BYTES]).await.unwrap();
+        w.shutdown().await.unwrap();
+        let mut r = lake.stage_reader("cut").await.unwrap();
+        let on_disk = dir.path().join(STAGING).join("cut");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&on_disk)
+            .unwrap()
+            .set_len(READ_BYTES as u64 + 10)
+            .unwrap();
+        let mut read = Vec::new();
+        let e = r.read_to_end(&mut read).await.unwrap_err();
+        assert!(e.to_string().contains("ended after"), "{e}");
+        assert!(e.to_string().contains("cut"), "names the file: {e}");
     }
 }

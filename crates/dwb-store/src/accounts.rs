@@ -312,13 +312,14 @@ fn insert_events_sql(backend: Backend, rows: usize) -> String {
             format!("({})", p.join(", "))
         })
         .collect();
-    format!(
-        "INSERT INTO ledger_events (id, tenant_id, workspace_id, at, principal_kind, principal_id, \
-         principal_name, action, resource_kind, resource_id, resource_name, outcome, detail) \
-         VALUES {}",
-        tuples.join(", ")
-    )
+    format!("{INSERT_EVENTS}{}", tuples.join(", "))
 }
+
+/// The start of every `INSERT` of events, up to its rows: the columns in
+/// the order each row's [`EVENT_PARAMS`] values are bound.
+pub(crate) const INSERT_EVENTS: &str = "INSERT INTO ledger_events (id, tenant_id, workspace_id, \
+     at, principal_kind, principal_id, principal_name, action, resource_kind, resource_id, \
+     resource_name, outcome, detail) VALUES ";
 
 /// Every event's detail is JSON text (checked in debug builds before a write).
 pub(crate) fn details_are_json(events: &[BufferedEvent]) -> bool {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags, Statement, TransactionBehavior};
 use uuid::Uuid;
 
-use crate::accounts::{details_are_json, insert_events_texts, EVENTS_PER_INSERT, EVENT_PARAMS};
+use crate::accounts::{
+    details_are_json, insert_events_texts, EVENTS_PER_INSERT, EVENT_PARAMS, INSERT_EVENTS,
+};
 use crate::sql::no_answer_within;
 use crate::{Backend, BufferedEvent, StoreError, StoreResult};
 
@@ -164,8 +166,6 @@ const OWN_PARAMS: usize = EVENT_PARAMS - SHARED.len();
 /// text; binding was a quarter of the writer's time per event).
 fn one_caller_sql() -> &'static str {
     static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let base = insert_events_texts(Backend::Sqlite)[0].clone();
-        let columns = &base[..base.find("VALUES").unwrap_or(base.len())];
         let mut next = EVENT_PARAMS;
         let rows: Vec<String> = (0..ONE_CALLER_ROWS)
             .map(|row| {
@@ -182,7 +182,7 @@ fn one_caller_sql() -> &'static str {
                 format!("({})", params.join(", "))
             })
             .collect();
-        format!("{columns}VALUES {}", rows.join(", "))
+        format!("{INSERT_EVENTS}{}", rows.join(", "))
     });
     &TEXT
 }
@@ -249,4 +249,63 @@ fn text(u: Uuid, buf: &mut [u8; 36]) -> &str {
 
 fn opt_text(u: Option<Uuid>, buf: &mut [u8; 36]) -> Option<&str> {
     u.map(move |u| text(u, buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dwb_core::Timestamp;
+
+    fn call(n: i64) -> BufferedEvent {
+        BufferedEvent {
+            tenant_id: Uuid::from_u128(1),
+            workspace_id: Some(Uuid::from_u128(2)),
+            at: Timestamp(n),
+            principal_kind: "service_account".into(),
+            principal_id: Some(Uuid::from_u128(3)),
+            principal_name: "robot".into(),
+            action: "ApiCall".into(),
+            resource_kind: "api".into(),
+            resource_id: Some("/api/v2/x".into()),
+            resource_name: format!("GET /api/v2/x/{n}").into_boxed_str(),
+            outcome: "success".into(),
+            detail: format!("{{\"n\":{n}}}").into_boxed_str(),
+        }
+    }
+
+    #[test]
+    fn events_of_one_caller_differ_only_in_id_time_name_and_detail() {
+        let same: Vec<_> = (0..4).map(call).collect();
+        assert!(from_one_caller(&same));
+        let changes: [fn(&mut BufferedEvent); 9] = [
+            |e| e.tenant_id = Uuid::from_u128(9),
+            |e| e.workspace_id = None,
+            |e| e.principal_kind = "person".into(),
+            |e| e.principal_id = None,
+            |e| e.principal_name = "other".into(),
+            |e| e.action = "TokenIssued".into(),
+            |e| e.resource_kind = "token".into(),
+            |e| e.resource_id = None,
+            |e| e.outcome = "denied".into(),
+        ];
+        for change in changes {
+            let mut events = same.clone();
+            change(&mut events[2]);
+            assert!(!from_one_caller(&events));
+        }
+    }
+
+    #[test]
+    fn later_rows_of_a_one_caller_insert_take_the_shared_columns_from_the_first() {
+        let sql = one_caller_sql();
+        let rows: Vec<&str> = sql[INSERT_EVENTS.len()..].split("), (").collect();
+        assert_eq!(rows.len(), ONE_CALLER_ROWS);
+        assert!(rows[0].contains("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13"));
+        assert_eq!(
+            rows[1],
+            "?14, ?2, ?3, ?15, ?5, ?6, ?7, ?8, ?9, ?10, ?16, ?12, ?17"
+        );
+        let last = EVENT_PARAMS + (ONE_CALLER_ROWS - 1) * OWN_PARAMS;
+        assert!(rows[ONE_CALLER_ROWS - 1].ends_with(&format!("?{last})")));
+    }
 }

@@ -457,6 +457,8 @@ mod tests {
             ("GET", "/a\"quote", 65535),
             ("GET", "/back\\slash", 10),
             ("M\u{1}", "/control\n", 404),
+            ("GET", "/del\u{7f} space", 1),
+            ("GET", "/unit\u{1f}separator", 2),
         ] {
             let d = CallDetail {
                 method,
