@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use deltalake::datafusion::config::ConfigOptions;
 use deltalake::datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use deltalake::datafusion::execution::SessionStateBuilder;
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use url::Url;
@@ -14,6 +15,7 @@ use object_store::signer::Signer;
 
 use crate::counts::Counts;
 use crate::error::LakeError;
+use crate::ordered_scan::KeepScanOrder;
 use crate::stores::{self, Cloud};
 use crate::tally::Tallies;
 
@@ -264,7 +266,13 @@ impl Lake {
         if one_partition {
             config = config.with_target_partitions(1);
         }
-        let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(self.runtime.clone())
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(KeepScanOrder))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         t.update_datafusion_session(&ctx.state())?;
         Ok(ctx)
     }

@@ -16,6 +16,7 @@ mod files;
 mod infer;
 mod ingest;
 mod lake;
+mod ordered_scan;
 mod parse;
 mod query;
 mod read;

@@ -174,7 +174,7 @@ impl Lake {
     /// vectors or column mapping, so the files are the whole table, and the
     /// standard Parquet scan prunes row groups and pages by statistics and
     /// decodes filters first, with footers cached across queries.
-    async fn files_provider(
+    pub(crate) async fn files_provider(
         &self,
         table: &str,
         t: &DeltaTable,

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use dwb_lake::{
     infer_schema, Column, ColumnType, Filter, FilterOp, IngestReport, Lake, LakeError, RowQuery,
-    Sort, TableSchema, WriteMode,
+    Sort, TableSchema, WriteMode, BATCH_ROWS,
 };
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -1111,6 +1111,47 @@ async fn every_page(
         rows.extend(p.rows);
     }
     rows
+}
+
+/// A page's first row is the first the filter keeps, even when a later row
+/// group matches the filter whole and would fill the page on its own
+/// (DataFusion 55 skipped to it: apache/datafusion#24272, see
+/// `ordered_scan.rs`). Sorted both ways and unsorted (stored order).
+#[tokio::test]
+async fn a_page_starts_at_its_first_row_when_later_row_groups_match_whole() {
+    let (_dir, lake) = lake();
+    let mut k = Column::new("k", ColumnType::Int64);
+    k.key = true;
+    let s = TableSchema::new(vec![k]).unwrap();
+    // One file of three row groups.
+    let n = 3 * BATCH_ROWS as i64;
+    let mut csv = String::from("k\n");
+    for key in 0..n {
+        csv.push_str(&format!("{key}\n"));
+    }
+    ingest(&lake, "t", &s, &csv, WriteMode::Create)
+        .await
+        .unwrap();
+    let cases = [
+        (FilterOp::GreaterOrEqual, 1000, Some(false), 1000, 1),
+        (FilterOp::LessOrEqual, n - 1000, Some(true), n - 1000, -1),
+        (FilterOp::GreaterOrEqual, 1000, None, 1000, 1),
+    ];
+    for (op, value, descending, first, step) in cases {
+        let q = RowQuery {
+            page_size: 5,
+            filters: vec![filter("k", op, vec![json!(value)])],
+            sort: descending.map(|descending| Sort {
+                column: "k".into(),
+                descending,
+            }),
+            ..RowQuery::default()
+        };
+        let page = lake.query("t", &s, &q).await.unwrap();
+        let keys: Vec<i64> = page.rows.iter().map(|r| r["k"].as_i64().unwrap()).collect();
+        let want: Vec<i64> = (0..5).map(|i| first + i * step).collect();
+        assert_eq!(keys, want, "{op:?} {value}, descending {descending:?}");
+    }
 }
 
 /// Deep pages start at a row group boundary found from statistics (see
