@@ -4,6 +4,7 @@
 //! arguments that keep the password off the command line.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sqlx::{AnyConnection, Connection, Row};
 
@@ -104,22 +105,36 @@ pub async fn row_counts(url: &str) -> StoreResult<Vec<(String, i64)>> {
     Ok(counts)
 }
 
+/// How long sessions that are closing get to leave before they count as
+/// other sessions: a connection closed a moment ago (this command's own
+/// look at the store) is still listed until its server process exits,
+/// while a running server's connections stay.
+const CLOSING: Duration = Duration::from_secs(3);
+
 /// Sessions other than this one connected to the PostgreSQL database at
-/// `url` (a running server holds some); always 0 for SQLite, where this
+/// `url` (a running server holds some), counted again every 50 ms for up
+/// to [`CLOSING`] while there are any; always 0 for SQLite, where this
 /// cannot be seen.
 pub async fn other_connections(url: &str) -> StoreResult<i64> {
     if Backend::from_url(url) != Some(Backend::Postgres) {
         return Ok(0);
     }
     let (mut conn, _) = connect(url).await?;
-    let n: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid() \
-         AND backend_type = 'client backend'",
-    )
-    .fetch_one(&mut conn)
-    .await?
-    .try_get("n")?;
+    let deadline = tokio::time::Instant::now() + CLOSING;
+    let n = loop {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend'",
+        )
+        .fetch_one(&mut conn)
+        .await?
+        .try_get("n")?;
+        if n == 0 || tokio::time::Instant::now() >= deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let _ = conn.close().await;
     Ok(n)
 }
@@ -236,5 +251,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(copied, counts);
+    }
+
+    /// A held session counts; one closed a moment ago (as `restore`'s own
+    /// look at the row counts is) does not, though PostgreSQL lists it for
+    /// a moment after the close. SQLite cannot tell: always 0.
+    #[tokio::test]
+    async fn held_sessions_count_and_closed_ones_do_not() {
+        let url = crate::testdb::fresh_database(Backend::Postgres)
+            .await
+            .unwrap();
+        let (held, _) = connect(&url).await.unwrap();
+        assert_eq!(other_connections(&url).await.unwrap(), 1);
+        held.close().await.unwrap();
+        for _ in 0..5 {
+            assert!(row_counts(&url).await.unwrap().is_empty());
+            assert_eq!(other_connections(&url).await.unwrap(), 0);
+        }
+        let sqlite = crate::testdb::fresh_database(Backend::Sqlite)
+            .await
+            .unwrap();
+        let (_held, _) = connect(&sqlite).await.unwrap();
+        assert_eq!(other_connections(&sqlite).await.unwrap(), 0);
     }
 }
