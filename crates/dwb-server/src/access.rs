@@ -3,6 +3,8 @@
 //! answers with the workspace or the reason to refuse. The portal and the
 //! API both go through here.
 
+use std::sync::Arc;
+
 use dwb_core::policy::{decide, Action, Decision};
 use dwb_core::principal::{Person, Principal, Standing};
 use dwb_store::{Store, StoreError, User, Workspace};
@@ -74,11 +76,11 @@ pub async fn workspace(
     who: &Principal,
     id: Uuid,
     action: Action,
-) -> Result<(Workspace, Standing), Refusal> {
+) -> Result<(Arc<Workspace>, Standing), Refusal> {
     let ws = cache.get(store, id).await?.ok_or(Refusal::NotFound)?;
     let st = standing(store, who, &ws).await?;
     verdict(decide(st, action))?;
-    Ok((ws.as_ref().clone(), st))
+    Ok((ws, st))
 }
 
 /// Checks a tenant-level `action` of `who` on tenant `tenant`.

@@ -37,6 +37,7 @@ pub fn settings(cfg: &Config, bound: SocketAddr) -> Settings {
     };
     Settings {
         secure_cookies: public_url.starts_with("https://"),
+        audience: format!("{public_url}/api/v2"),
         public_url,
         session_hours: i64::try_from(cfg.session_hours).unwrap_or(12),
         max_body_bytes: cfg.max_body_bytes,

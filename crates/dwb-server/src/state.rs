@@ -18,6 +18,9 @@ use crate::throttle::Throttle;
 pub struct Settings {
     /// The URL users and generated code see, without a trailing slash.
     pub public_url: String,
+    /// The audience of every token dwb issues: its own API,
+    /// `{public_url}/api/v2` (kept, not formatted on every call).
+    pub audience: String,
     /// Mark cookies `Secure` (the public URL is https).
     pub secure_cookies: bool,
     pub session_hours: i64,
@@ -38,8 +41,8 @@ impl Settings {
         &self.public_url
     }
     /// The audience of every token dwb issues: its own API.
-    pub fn audience(&self) -> String {
-        format!("{}/api/v2", self.public_url)
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 }
 

@@ -1,6 +1,8 @@
 //! Data sets and schemas under `/api/v2/workspaces/{workspaceId}`: the
 //! catalogue, rows, deletion, and versioned schemas.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -112,7 +114,7 @@ async fn visible(
     state: &AppState,
     caller: &ApiCaller,
     ws: &str,
-) -> Result<(Workspace, Vec<Dataset>), ApiError> {
+) -> Result<(Arc<Workspace>, Vec<Dataset>), ApiError> {
     let ws = parse_id("workspace", ws)?;
     let (ws, st) = super::workspace(state, caller, ws, Action::ListDatasets).await?;
     let all = state.store.datasets(ws.id).await?;
@@ -538,7 +540,7 @@ async fn schema_of(
     ws: &str,
     id: &str,
     action: Action,
-) -> Result<(Workspace, SchemaRecord), ApiError> {
+) -> Result<(Arc<Workspace>, SchemaRecord), ApiError> {
     let ws = parse_id("workspace", ws)?;
     let (ws, _) = super::workspace(state, caller, ws, action).await?;
     let id = parse_id("schema", id)?;

@@ -1,6 +1,7 @@
 //! The ingest flow under `/api/v2/workspaces/{workspaceId}/ingest` (create a job with a signed upload URL, start it, poll it) and the upload URL itself, outside the gateway because its signature is the credential.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -138,7 +139,11 @@ fn tag_map(v: Option<Value>) -> Result<Value, ApiError> {
     }
 }
 
-async fn writable(state: &AppState, caller: &ApiCaller, ws: &str) -> Result<Workspace, ApiError> {
+async fn writable(
+    state: &AppState,
+    caller: &ApiCaller,
+    ws: &str,
+) -> Result<Arc<Workspace>, ApiError> {
     let ws = parse_id("workspace", ws)?;
     let (ws, _) = super::workspace(state, caller, ws, Action::ManageDatasets).await?;
     Ok(ws)

@@ -50,7 +50,13 @@ pub(crate) async fn workspace(
     caller: &crate::auth::gateway::ApiCaller,
     id: uuid::Uuid,
     action: dwb_core::policy::Action,
-) -> Result<(dwb_store::Workspace, dwb_core::principal::Standing), error::ApiError> {
+) -> Result<
+    (
+        std::sync::Arc<dwb_store::Workspace>,
+        dwb_core::principal::Standing,
+    ),
+    error::ApiError,
+> {
     Ok(crate::access::workspace(
         &state.workspaces,
         state.store.as_ref(),

@@ -1,6 +1,8 @@
 //! The management API for service accounts:
 //! `/api/v2/workspaces/{workspaceId}/serviceaccounts[/{id}[/secret|/apikey]]`.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -45,7 +47,7 @@ async fn workspace(
     caller: &ApiCaller,
     ws: &str,
     action: Action,
-) -> Result<Workspace, ApiError> {
+) -> Result<Arc<Workspace>, ApiError> {
     let id = parse_path_id("workspace", ws)?;
     Ok(super::workspace(state, caller, id, action).await?.0)
 }

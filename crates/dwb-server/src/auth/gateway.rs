@@ -23,14 +23,26 @@ use crate::state::AppState;
 
 pub const SUBSCRIPTION_KEY_HEADER: &str = "ocp-apim-subscription-key";
 
-/// The authenticated caller of an API request.
+/// The authenticated caller of an API request, shared: every handler's
+/// `Extension` extractor clones it (a reference count, not the account's
+/// name and data set list).
 #[derive(Clone)]
-pub struct ApiCaller {
+pub struct ApiCaller(Arc<Caller>);
+
+pub struct Caller {
     pub account: Arc<AccountSecrets>,
     pub principal: Principal,
 }
 
-impl ApiCaller {
+impl std::ops::Deref for ApiCaller {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl Caller {
     pub fn actor(&self) -> Actor {
         Actor {
             kind: "service_account",
@@ -102,7 +114,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiCaller
             )
         })?;
     let claims = verified_claims(state, token).await?;
-    check_claims(&claims, state.clock.now(), &state.settings.audience()).map_err(|e| match e {
+    check_claims(&claims, state.clock.now(), state.settings.audience()).map_err(|e| match e {
         TokenError::Expired => unauthorized(
             "the access token has expired: get a new one from /oauth2/token",
             true,
@@ -144,7 +156,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiCaller
         name: a.name.clone(),
         access: a.access.clone(),
     });
-    Ok(ApiCaller { account, principal })
+    Ok(ApiCaller(Arc::new(Caller { account, principal })))
 }
 
 pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -159,9 +171,10 @@ pub async fn gateway(State(state): State<AppState>, mut req: Request, next: Next
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let uri = req.uri().clone();
-    req.extensions_mut().insert(caller.clone());
+    let account = caller.account.clone();
+    req.extensions_mut().insert(caller);
     let resp = next.run(req).await;
-    let a = &caller.account.account;
+    let a = &account.account;
     state.usage.record_call(&ApiCall {
         tenant_id: a.tenant_id,
         workspace_id: a.workspace_id,

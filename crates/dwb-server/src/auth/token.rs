@@ -191,7 +191,7 @@ fn requested_resource(state: &AppState, pairs: &[(String, String)]) -> Result<St
             ),
         )),
         Some(r) => Ok(r),
-        None => Ok(state.settings.audience()),
+        None => Ok(state.settings.audience().to_string()),
     }
 }
 
@@ -313,7 +313,7 @@ async fn issue(
     let claims = Claims {
         iss: state.settings.issuer().to_string(),
         sub: a.id.to_string(),
-        aud: state.settings.audience(),
+        aud: state.settings.audience().to_string(),
         iat: now.secs(),
         nbf: now.secs(),
         exp: now.secs() + lifetime,

@@ -118,7 +118,7 @@ impl Buffer {
             action: CALL.action.clone(),
             resource_kind: CALL.resource_kind.clone(),
             resource_id: Some(self.share(c.route)),
-            resource_name: format!("{} {}", c.method, c.path).into_boxed_str(),
+            resource_name: [c.method, " ", c.path].concat().into_boxed_str(),
             outcome: outcome.clone(),
             detail: call_detail(&detail),
         }

@@ -56,7 +56,10 @@ pub async fn open(
         state.store.append_event(e).await?;
     }
     let role = standing.effective_role().unwrap_or(Role::Reader);
-    Ok(Opened { ws, role })
+    Ok(Opened {
+        ws: ws.as_ref().clone(),
+        role,
+    })
 }
 
 async fn visible_workspaces(state: &AppState, who: &SignedIn) -> Result<Vec<WsView>, PageError> {
