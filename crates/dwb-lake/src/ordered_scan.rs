@@ -70,27 +70,26 @@ fn order_matters(scan: &FileScanConfig) -> bool {
     !scan.output_ordering.is_empty() || scan.limit.is_some()
 }
 
-/// The file scans in `plan` whose order matters, and whether each preserves it.
-#[cfg(test)]
-pub(crate) fn ordered_scans(plan: &Arc<dyn ExecutionPlan>) -> Vec<bool> {
-    use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
-    let mut scans = Vec::new();
-    let _ = plan.apply(|node| {
-        if let Some(scan) = file_scan(node).filter(|scan| order_matters(scan)) {
-            scans.push(scan.preserve_order);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    scans
-}
-
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use deltalake::datafusion::prelude::{col, SessionContext};
 
     use super::*;
     use crate::{Column, ColumnType, Lake, TableSchema, WriteMode};
+
+    /// The file scans in `plan` whose order matters, and whether each preserves it.
+    fn ordered_scans(plan: &Arc<dyn ExecutionPlan>) -> Vec<bool> {
+        use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
+        let mut scans = Vec::new();
+        plan.apply(|node| {
+            if let Some(scan) = file_scan(node).filter(|scan| order_matters(scan)) {
+                scans.push(scan.preserve_order);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+        scans
+    }
 
     /// Two files of key ranges that follow one another: a page sorted on
     /// the key merges the two ordered scans and pushes its limit into them.

@@ -4,7 +4,6 @@
 //! arguments that keep the password off the command line.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use sqlx::{AnyConnection, Connection, Row};
 
@@ -33,10 +32,19 @@ async fn connect(url: &str) -> StoreResult<(AnyConnection, Backend)> {
     let mut conn = AnyConnection::connect(url)
         .await
         .map_err(|e| open_err(e.to_string()))?;
-    if backend == Backend::Sqlite {
-        sqlx::query("PRAGMA busy_timeout = 30000")
-            .execute(&mut conn)
-            .await?;
+    match backend {
+        Backend::Sqlite => {
+            sqlx::query("PRAGMA busy_timeout = 30000")
+                .execute(&mut conn)
+                .await?;
+        }
+        Backend::Postgres => {
+            // Named so that `other_connections` can leave it out, also in
+            // the moment after it closed while the server still lists it.
+            sqlx::query(&format!("SET application_name = '{OWN_SESSION}'"))
+                .execute(&mut conn)
+                .await?;
+        }
     }
     Ok((conn, backend))
 }
@@ -105,36 +113,28 @@ pub async fn row_counts(url: &str) -> StoreResult<Vec<(String, i64)>> {
     Ok(counts)
 }
 
-/// How long sessions that are closing get to leave before they count as
-/// other sessions: a connection closed a moment ago (this command's own
-/// look at the store) is still listed until its server process exits,
-/// while a running server's connections stay.
-const CLOSING: Duration = Duration::from_secs(3);
+/// The `application_name` of this module's own PostgreSQL sessions.
+const OWN_SESSION: &str = "dwb-admin-restore-check";
 
-/// Sessions other than this one connected to the PostgreSQL database at
-/// `url` (a running server holds some), counted again every 50 ms for up
-/// to [`CLOSING`] while there are any; always 0 for SQLite, where this
-/// cannot be seen.
+/// Sessions other than this module's connected to the PostgreSQL database
+/// at `url` (a running server holds some); always 0 for SQLite, where this
+/// cannot be seen. A session this module closed a moment before (`restore`
+/// reads the row counts just before) is still listed until its server
+/// process exits: it is left out by its name.
 pub async fn other_connections(url: &str) -> StoreResult<i64> {
     if Backend::from_url(url) != Some(Backend::Postgres) {
         return Ok(0);
     }
     let (mut conn, _) = connect(url).await?;
-    let deadline = tokio::time::Instant::now() + CLOSING;
-    let n = loop {
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid() \
-             AND backend_type = 'client backend'",
-        )
-        .fetch_one(&mut conn)
-        .await?
-        .try_get("n")?;
-        if n == 0 || tokio::time::Instant::now() >= deadline {
-            break n;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND backend_type = 'client backend' AND application_name <> $1",
+    )
+    .bind(OWN_SESSION)
+    .fetch_one(&mut conn)
+    .await?
+    .try_get("n")?;
     let _ = conn.close().await;
     Ok(n)
 }
@@ -253,17 +253,25 @@ mod tests {
         assert_eq!(copied, counts);
     }
 
-    /// A held session counts; one closed a moment ago (as `restore`'s own
-    /// look at the row counts is) does not, though PostgreSQL lists it for
-    /// a moment after the close. SQLite cannot tell: always 0.
+    /// Another program's session counts; this module's own, closed a moment
+    /// before (as `restore`'s look at the row counts is) and possibly still
+    /// listed, do not. SQLite cannot tell: always 0.
     #[tokio::test]
-    async fn held_sessions_count_and_closed_ones_do_not() {
+    async fn other_sessions_count_and_the_checks_own_do_not() {
         let url = crate::testdb::fresh_database(Backend::Postgres)
             .await
             .unwrap();
-        let (held, _) = connect(&url).await.unwrap();
+        sqlx::any::install_default_drivers();
+        let held = AnyConnection::connect(&url).await.unwrap();
         assert_eq!(other_connections(&url).await.unwrap(), 1);
         held.close().await.unwrap();
+        let (own, _) = connect(&url).await.unwrap();
+        assert_eq!(
+            other_connections(&url).await.unwrap(),
+            0,
+            "an open one of its own"
+        );
+        own.close().await.unwrap();
         for _ in 0..5 {
             assert!(row_counts(&url).await.unwrap().is_empty());
             assert_eq!(other_connections(&url).await.unwrap(), 0);

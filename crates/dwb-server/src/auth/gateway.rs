@@ -29,6 +29,8 @@ pub const SUBSCRIPTION_KEY_HEADER: &str = "ocp-apim-subscription-key";
 #[derive(Clone)]
 pub struct ApiCaller(Arc<Caller>);
 
+/// Who is calling: the service account as cached (with its credential
+/// digests) and the principal that access checks take.
 pub struct Caller {
     pub account: Arc<AccountSecrets>,
     pub principal: Principal,
