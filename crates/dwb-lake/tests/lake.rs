@@ -1083,6 +1083,31 @@ async fn files_are_clustered_on_the_key_and_sorted_pages_stay_right_when_files_o
     assert_eq!(p.total_count, 520);
 }
 
+/// Table "t" of `s` made of one file per key range, in the order given
+/// (the first creates the table, the others append): `line` writes a
+/// key's CSV line under a header of `s`'s column names.
+async fn ingest_ranges(
+    lake: &Lake,
+    s: &TableSchema,
+    ranges: &[std::ops::Range<i64>],
+    line: impl Fn(i64) -> String,
+) {
+    let header: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
+    for (i, range) in ranges.iter().enumerate() {
+        let mut csv = format!("{}\n", header.join(","));
+        for key in range.clone() {
+            csv.push_str(&line(key));
+            csv.push('\n');
+        }
+        let mode = if i == 0 {
+            WriteMode::Create
+        } else {
+            WriteMode::Append
+        };
+        ingest(lake, "t", s, &csv, mode).await.unwrap();
+    }
+}
+
 /// The rows of table `t` page by page (`size` rows each, one page past the
 /// last), sorted on `column`; every page must count `total` rows in all.
 async fn every_page(
@@ -1176,18 +1201,9 @@ async fn deep_pages_are_the_rows_of_a_full_sort_whatever_the_files() {
         2000..2300,
         2300..2310,
     ];
-    for (i, range) in ranges.into_iter().enumerate() {
-        let mut csv = String::from("k,c\n");
-        for key in range {
-            csv.push_str(&format!("{key},{}\n", cat(key)));
-            all.push((key, cat(key)));
-        }
-        let mode = if i == 0 {
-            WriteMode::Create
-        } else {
-            WriteMode::Append
-        };
-        ingest(&lake, "t", &s, &csv, mode).await.unwrap();
+    ingest_ranges(&lake, &s, &ranges, |key| format!("{key},{}", cat(key))).await;
+    for key in ranges.into_iter().flatten() {
+        all.push((key, cat(key)));
     }
     all.sort_unstable();
     type Keep = fn(&(i64, &str)) -> bool;
@@ -1236,24 +1252,10 @@ async fn deep_pages_on_a_date_time_key_are_the_rows_of_a_full_sort() {
             .unwrap()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
-    let mut all: Vec<(i64, &str)> = Vec::new();
-    for (i, range) in [0..250, 250..500, 900..1000, 480..520]
-        .into_iter()
-        .enumerate()
-    {
-        let mut csv = String::from("t,c\n");
-        for k in range {
-            let c = if k % 2 == 0 { "x" } else { "y" };
-            csv.push_str(&format!("{},{c}\n", text(k)));
-            all.push((k, c));
-        }
-        let mode = if i == 0 {
-            WriteMode::Create
-        } else {
-            WriteMode::Append
-        };
-        ingest(&lake, "t", &s, &csv, mode).await.unwrap();
-    }
+    let c = |k: i64| if k % 2 == 0 { "x" } else { "y" };
+    let ranges = [0..250, 250..500, 900..1000, 480..520];
+    ingest_ranges(&lake, &s, &ranges, |k| format!("{},{}", text(k), c(k))).await;
+    let mut all: Vec<(i64, &str)> = ranges.into_iter().flatten().map(|k| (k, c(k))).collect();
     all.sort_unstable();
     let filters = vec![
         filter("t", FilterOp::GreaterOrEqual, vec![json!(text(100))]),
