@@ -254,23 +254,9 @@ fn opt_text(u: Option<Uuid>, buf: &mut [u8; 36]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dwb_core::Timestamp;
 
     fn call(n: i64) -> BufferedEvent {
-        BufferedEvent {
-            tenant_id: Uuid::from_u128(1),
-            workspace_id: Some(Uuid::from_u128(2)),
-            at: Timestamp(n),
-            principal_kind: "service_account".into(),
-            principal_id: Some(Uuid::from_u128(3)),
-            principal_name: "robot".into(),
-            action: "ApiCall".into(),
-            resource_kind: "api".into(),
-            resource_id: Some("/api/v2/x".into()),
-            resource_name: format!("GET /api/v2/x/{n}").into_boxed_str(),
-            outcome: "success".into(),
-            detail: format!("{{\"n\":{n}}}").into_boxed_str(),
-        }
+        crate::testdb::api_call(n).into()
     }
 
     #[test]

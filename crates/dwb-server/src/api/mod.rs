@@ -50,13 +50,7 @@ pub(crate) async fn workspace(
     caller: &crate::auth::gateway::ApiCaller,
     id: uuid::Uuid,
     action: dwb_core::policy::Action,
-) -> Result<
-    (
-        std::sync::Arc<dwb_store::Workspace>,
-        dwb_core::principal::Standing,
-    ),
-    error::ApiError,
-> {
+) -> Result<(Arc<dwb_store::Workspace>, dwb_core::principal::Standing), error::ApiError> {
     Ok(crate::access::workspace(
         &state.workspaces,
         state.store.as_ref(),

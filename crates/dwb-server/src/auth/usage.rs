@@ -379,20 +379,7 @@ mod tests {
     use serde_json::json;
 
     fn call(n: i64) -> NewEvent {
-        NewEvent {
-            tenant_id: Uuid::from_u128(1),
-            workspace_id: Some(Uuid::from_u128(2)),
-            at: Timestamp(n),
-            principal_kind: "service_account".into(),
-            principal_id: Some(Uuid::from_u128(3)),
-            principal_name: "robot".into(),
-            action: "ApiCall".into(),
-            resource_kind: "api".into(),
-            resource_id: Some("/api/v2/workspaces/{id}".into()),
-            resource_name: format!("GET /api/v2/workspaces/{n}"),
-            outcome: "success".into(),
-            detail: json!({"method": "GET", "status": 200, "n": n}),
-        }
+        dwb_store::testdb::api_call(n)
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub async fn tab(
     let (events, total) = state.store.workspace_events(o.ws.id, page).await?;
     Ok(render(&ActivityPage {
         nav: who.nav(),
-        ws: WsView::from(&o.ws),
+        ws: WsView::from(o.ws.as_ref()),
         tab: "activity",
         ws_admin: o.role == dwb_core::validate::Role::Admin,
         events: events.iter().map(row).collect(),

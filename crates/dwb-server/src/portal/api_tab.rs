@@ -44,7 +44,7 @@ impl Ctx {
             .collect()
     }
     fn ws(&self) -> WsView {
-        WsView::from(&self.o.ws)
+        WsView::from(self.o.ws.as_ref())
     }
     fn account(&self, id: &str) -> Result<&ServiceAccount, PageError> {
         let id: Uuid = id.parse().map_err(|_| PageError::NotFound)?;

@@ -103,7 +103,7 @@ pub async fn tab(
     }
     Ok(render(&DatasetsPage {
         nav: who.nav(),
-        ws: WsView::from(&o.ws),
+        ws: WsView::from(o.ws.as_ref()),
         tab: "datasets",
         ws_admin: o.role == dwb_core::validate::Role::Admin,
         q: s.q.trim().to_string(),

@@ -100,7 +100,7 @@ async fn refused(
     }
     let mut resp = render(&DatasetsPage {
         nav: who.nav(),
-        ws: WsView::from(&o.ws),
+        ws: WsView::from(o.ws.as_ref()),
         tab: "datasets",
         ws_admin: true,
         q: String::new(),

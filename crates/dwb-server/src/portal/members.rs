@@ -45,7 +45,7 @@ async fn page(
     let mut resp = render(&MembersPage {
         nav: who.nav(),
         csrf: who.csrf.clone(),
-        ws: WsView::from(&o.ws),
+        ws: WsView::from(o.ws.as_ref()),
         tab: "members",
         ws_admin: o.role == Role::Admin,
         is_admin: o.role == Role::Admin,

@@ -100,7 +100,7 @@ async fn page(
     };
     let mut resp = render(&SchemasPage {
         nav: who.nav(),
-        ws: WsView::from(&o.ws),
+        ws: WsView::from(o.ws.as_ref()),
         tab: "schemas",
         ws_admin: true,
         csrf: who.csrf.clone(),

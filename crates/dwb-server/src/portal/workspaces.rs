@@ -1,6 +1,8 @@
 //! The workspace list, creating workspaces, and opening one: the frame
 //! whose tabs other modules fill.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use dwb_core::policy::Action;
@@ -19,7 +21,7 @@ use crate::state::AppState;
 
 /// A workspace the signed-in person may act on, with their effective role.
 pub struct Opened {
-    pub ws: Workspace,
+    pub ws: Arc<Workspace>,
     pub role: Role,
 }
 
@@ -56,10 +58,7 @@ pub async fn open(
         state.store.append_event(e).await?;
     }
     let role = standing.effective_role().unwrap_or(Role::Reader);
-    Ok(Opened {
-        ws: ws.as_ref().clone(),
-        role,
-    })
+    Ok(Opened { ws, role })
 }
 
 async fn visible_workspaces(state: &AppState, who: &SignedIn) -> Result<Vec<WsView>, PageError> {
