@@ -792,20 +792,59 @@ impl Tab {
         f.is_displayed().await.unwrap_or(false)
     }
 
+    /// The one element that `xpath_for(id of the field labelled label)`
+    /// matches, waiting for it. The field is looked up again on every try:
+    /// one found while a submitted form's answer was still loading goes
+    /// stale, and its id then reads as empty.
+    async fn the_one_by_field(
+        &self,
+        label: &str,
+        what: &str,
+        xpath_for: impl Fn(&str) -> String,
+    ) -> Element {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let field = self.field(label).await;
+            let id = field.attr("id").await.ok().flatten().unwrap_or_default();
+            let mut found = if id.is_empty() {
+                Vec::new()
+            } else {
+                self.client
+                    .find_all(Locator::XPath(&xpath_for(&id)))
+                    .await
+                    .unwrap_or_default()
+            };
+            match found.len() {
+                1 => return found.remove(0),
+                0 if Instant::now() < deadline => tokio::time::sleep(POLL).await,
+                0 => panic!("{}", self.report(&format!("there is no {what}")).await),
+                n => panic!(
+                    "{}",
+                    self.report(&format!("{what} is ambiguous: {n} match"))
+                        .await
+                ),
+            }
+        }
+    }
+
     /// The error `message` right after the field labelled `label`.
     async fn expect_error_after(&self, label: &str, message: &str) {
-        let field = self.field(label).await;
-        let id = field.attr("id").await.ok().flatten().unwrap_or_default();
-        let xpath = format!(
-            "//*[@id={}]/following-sibling::*[not(self::p[contains(@class,'hint')])][1]\
-             [contains(@class,'field-error')][contains(normalize-space(), {})]",
-            xpath_literal(&id),
-            xpath_literal(message)
-        );
         let error = self
-            .the_one(&xpath, &format!("the error {message:?} next to {label:?}"))
+            .the_one_by_field(
+                label,
+                &format!("the error {message:?} next to {label:?}"),
+                |id| {
+                    format!(
+                        "//*[@id={}]/following-sibling::*[not(self::p[contains(@class,'hint')])][1]\
+                         [contains(@class,'field-error')][contains(normalize-space(), {})]",
+                        xpath_literal(id),
+                        xpath_literal(message)
+                    )
+                },
+            )
             .await;
         // A screen reader reads the message with the field.
+        let field = self.field(label).await;
         let error_id = error.attr("id").await.ok().flatten();
         let described = field.attr("aria-describedby").await.ok().flatten();
         let invalid = field.attr("aria-invalid").await.ok().flatten();
@@ -821,16 +860,19 @@ impl Tab {
 
     /// The error `message` in the fieldset of the field labelled `label`.
     async fn expect_error_in_fieldset(&self, label: &str, message: &str) {
-        let field = self.field(label).await;
-        let id = field.attr("id").await.ok().flatten().unwrap_or_default();
-        let xpath = format!(
-            "//*[@id={}]/ancestor::fieldset[1]//*[contains(@class,'field-error')]\
-             [contains(normalize-space(), {})]",
-            xpath_literal(&id),
-            xpath_literal(message)
-        );
-        self.the_one(&xpath, &format!("the error {message:?} by {label:?}"))
-            .await;
+        self.the_one_by_field(
+            label,
+            &format!("the error {message:?} by {label:?}"),
+            |id| {
+                format!(
+                    "//*[@id={}]/ancestor::fieldset[1]//*[contains(@class,'field-error')]\
+                 [contains(normalize-space(), {})]",
+                    xpath_literal(id),
+                    xpath_literal(message)
+                )
+            },
+        )
+        .await;
     }
 
     async fn expect_remove_dialog(&self, name: &str) {
