@@ -97,13 +97,8 @@ pub async fn dataset(
     who: &Principal,
     ws: Uuid,
     id: Uuid,
-) -> Result<(Workspace, dwb_store::Dataset), Refusal> {
-    let workspace = cache
-        .get(store, ws)
-        .await?
-        .ok_or(Refusal::NotFound)?
-        .as_ref()
-        .clone();
+) -> Result<(Arc<Workspace>, dwb_store::Dataset), Refusal> {
+    let workspace = cache.get(store, ws).await?.ok_or(Refusal::NotFound)?;
     let st = standing(store, who, &workspace).await?;
     let d = store
         .dataset(id)

@@ -68,6 +68,7 @@ pub async fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
             let ops = DataOps {
                 store: &db,
                 lake: &lake,
+                versions: &Default::default(),
                 now: SystemClock.now(),
             };
             let d = ops

@@ -3,6 +3,8 @@
 //! visible until the whole file is in), row queries with a derived data
 //! set's filters and columns always applied, and deletion.
 
+use std::sync::Arc;
+
 use dwb_core::Timestamp;
 use dwb_lake::{
     Column, ColumnType, Filter, FilterOp, Lake, LakeError, RowPage, RowQuery, TableSchema,
@@ -16,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use uuid::Uuid;
 
 use crate::ledger::{event, Actor, Resource};
+use crate::versions::{KnownVersion, VersionCache};
 
 /// How much of a CSV file is read to infer its schema.
 const INFER_BYTES: usize = 64 * 1024;
@@ -178,6 +181,7 @@ pub fn parse_filters(v: &Value, field: &str) -> Result<Vec<Filter>, DataError> {
 pub struct DataOps<'a> {
     pub store: &'a dyn Store,
     pub lake: &'a Lake,
+    pub versions: &'a VersionCache,
     pub now: Timestamp,
 }
 
@@ -247,26 +251,32 @@ impl DataOps<'_> {
     }
 
     /// A schema version of workspace `ws` and its lake schema.
-    pub async fn version(
-        &self,
-        ws: &Workspace,
-        id: Uuid,
-    ) -> Result<(SchemaVersion, TableSchema), DataError> {
-        let v = self
-            .store
-            .schema_version(id)
-            .await?
-            .ok_or(DataError::NotFound("schema version"))?;
-        let s = self
-            .store
-            .schema(v.schema_id)
-            .await?
-            .ok_or(DataError::NotFound("schema version"))?;
-        if s.workspace_id != ws.id {
+    pub async fn version(&self, ws: &Workspace, id: Uuid) -> Result<Arc<KnownVersion>, DataError> {
+        let known = match self.versions.get(id) {
+            Some(known) => known,
+            None => {
+                let version = self
+                    .store
+                    .schema_version(id)
+                    .await?
+                    .ok_or(DataError::NotFound("schema version"))?;
+                let s = self
+                    .store
+                    .schema(version.schema_id)
+                    .await?
+                    .ok_or(DataError::NotFound("schema version"))?;
+                let table = parse_columns(&version.columns)?;
+                self.versions.keep(KnownVersion {
+                    version,
+                    table,
+                    workspace_id: s.workspace_id,
+                })
+            }
+        };
+        if known.workspace_id != ws.id {
             return Err(DataError::NotFound("schema version"));
         }
-        let table = parse_columns(&v.columns)?;
-        Ok((v, table))
+        Ok(known)
     }
 
     /// Creates a base data set from a CSV file: with `schema_version`, or with a
@@ -297,8 +307,8 @@ impl DataOps<'_> {
             .map_err(|e| invalid("file", format!("cannot be read: {e}")))?;
         let (version, table) = match schema_version {
             Some(v) => {
-                let (v, t) = self.version(ws, v).await?;
-                (Some(v), t)
+                let known = self.version(ws, v).await?;
+                (Some(known.version.clone()), known.table.clone())
             }
             None => (
                 None,
@@ -393,10 +403,11 @@ impl DataOps<'_> {
         d: &Dataset,
         mut q: RowQuery,
     ) -> Result<RowPage, DataError> {
-        let (_, table) = self.version(ws, d.schema_version_id).await?;
+        let known = self.version(ws, d.schema_version_id).await?;
+        let table = &known.table;
         let base = match d.base_dataset_id {
             Some(b) => b,
-            None => return Ok(self.lake.query(&d.id.to_string(), &table, &q).await?),
+            None => return Ok(self.lake.query(&d.id.to_string(), table, &q).await?),
         };
         let allowed = crate::derived::names(&d.columns);
         if !allowed.is_empty() {
@@ -428,7 +439,7 @@ impl DataOps<'_> {
         let mut filters = parse_filters(&d.queries, "queries")?;
         filters.append(&mut q.filters);
         q.filters = filters;
-        Ok(self.lake.query(&base.to_string(), &table, &q).await?)
+        Ok(self.lake.query(&base.to_string(), table, &q).await?)
     }
 
     pub async fn delete(

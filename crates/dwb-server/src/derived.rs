@@ -94,7 +94,8 @@ impl DataOps<'_> {
         let description = dwb_core::validate::Description::parse("description", &new.description)
             .map_err(|e| invalid("description", e.message))?;
         dwb_core::tags::check("tags", &new.tags).map_err(|e| invalid("tags", e.message))?;
-        let (_, table) = self.version(ws, source.schema_version_id).await?;
+        let known = self.version(ws, source.schema_version_id).await?;
+        let table = &known.table;
         let filters = parse_filters(&new.queries, "queries")?;
         // The source's own column subset bounds what the new view may show or filter on.
         let visible = names(&source.columns);
@@ -118,7 +119,7 @@ impl DataOps<'_> {
             filters: filters.clone(),
             sort: None,
         };
-        check.check(&table).map_err(|e| renamed(e.into()))?;
+        check.check(table).map_err(|e| renamed(e.into()))?;
         let base = source.base_dataset_id.unwrap_or(source.id);
         let mut queries = source.queries.as_array().cloned().unwrap_or_default();
         queries.extend(new.queries.as_array().cloned().unwrap_or_default());

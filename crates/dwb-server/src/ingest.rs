@@ -463,19 +463,19 @@ pub(crate) async fn version_for(
                      overwrite the data set to change its schema version",
                 ));
             }
-            let (_, table) = data.version(ws, v).await.map_err(|e| match e {
+            let known = data.version(ws, v).await.map_err(|e| match e {
                 DataError::NotFound(_) => invalid(
                     "schemaVersionId",
                     "no such schema version in this workspace",
                 ),
                 other => other,
             })?;
-            derived_fit(state, ws, d, &table).await?;
-            Ok((v, table))
+            derived_fit(state, ws, d, &known.table).await?;
+            Ok((v, known.table.clone()))
         }
         _ => {
-            let (_, table) = data.version(ws, d.schema_version_id).await?;
-            Ok((d.schema_version_id, table))
+            let known = data.version(ws, d.schema_version_id).await?;
+            Ok((d.schema_version_id, known.table.clone()))
         }
     }
 }

@@ -26,4 +26,5 @@ pub mod signed;
 pub mod state;
 pub mod sweep;
 pub mod throttle;
+pub mod versions;
 pub mod write_rows;

@@ -128,7 +128,12 @@ async fn import_demo(
             .workspace_by_name(tenant.id, "Demo")
             .await?
             .ok_or_else(|| anyhow::anyhow!("no Demo workspace"))?;
-        let ops = crate::datasets::DataOps { store, lake, now };
+        let ops = crate::datasets::DataOps {
+            store,
+            lake,
+            versions: &Default::default(),
+            now,
+        };
         let actor = crate::ledger::Actor::system();
         let columns = serde_json::json!([
             {"name": "Time", "displayName": "Time", "type": "DateTime", "isRequired": true, "isKey": true},

@@ -76,6 +76,7 @@ pub struct Shared {
     pub accounts: Arc<AccountCache>,
     pub tokens: Arc<TokenCache>,
     pub workspaces: Arc<WorkspaceCache>,
+    pub versions: Arc<crate::versions::VersionCache>,
     pub usage: Arc<Usage>,
     pub lake: Arc<dwb_lake::Lake>,
 }
@@ -86,6 +87,7 @@ impl AppState {
         crate::datasets::DataOps {
             store: self.store.as_ref(),
             lake: &self.lake,
+            versions: &self.versions,
             now: self.clock.now(),
         }
     }
@@ -116,6 +118,7 @@ impl AppState {
             accounts: Arc::new(accounts),
             tokens: Arc::default(),
             workspaces: Arc::default(),
+            versions: Arc::default(),
             usage: Arc::default(),
             lake: Arc::new(lake),
         })))

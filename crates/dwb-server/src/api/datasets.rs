@@ -307,7 +307,7 @@ async fn one(
     caller: &ApiCaller,
     ws: &str,
     id: &str,
-) -> Result<(Workspace, Dataset), ApiError> {
+) -> Result<(Arc<Workspace>, Dataset), ApiError> {
     let ws = parse_id("workspace", ws)?;
     let id = parse_id("data set", id)?;
     Ok(access::dataset(
@@ -577,11 +577,11 @@ pub async fn schema_version(
 ) -> Result<Json<SchemaVersionOut>, ApiError> {
     let wsid = parse_id("workspace", &ws)?;
     let (ws, _) = super::workspace(&state, &caller, wsid, Action::ViewSchemas).await?;
-    let (v, _) = state
+    let known = state
         .data()
         .version(&ws, parse_id("schema version", &id)?)
         .await?;
-    Ok(Json(version_out(&v)))
+    Ok(Json(version_out(&known.version)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -194,10 +194,11 @@ pub(crate) async fn show(
     )
     .await?;
     let ops = state.data();
-    let (_, table) = ops
+    let known = ops
         .version(&ws, d.schema_version_id)
         .await
         .map_err(data_error)?;
+    let table = &known.table;
     let mut allowed = crate::derived::names(&d.columns);
     if allowed.is_empty() {
         allowed = table.columns.iter().map(|c| c.name.clone()).collect();
@@ -361,7 +362,7 @@ pub(crate) async fn show(
     };
     Ok(render(&DatasetPage {
         nav: who.nav(),
-        ws: WsView::from(&ws),
+        ws: WsView::from(ws.as_ref()),
         tab: "datasets",
         ws_admin,
         can_write: ws_admin && d.base_dataset_id.is_none(),

@@ -67,17 +67,18 @@ async fn jobs_a_stopped_server_left_are_ended_or_completed(backend: Backend) {
     // B: its commit landed, then its server stopped before recording it.
     let b = job(&app, &admin, into(&id, "Append"), Some(MORE)).await;
     mark_running(&app, b).await;
-    let (_, table) = app
+    let known = app
         .state
         .data()
         .version(&app.demo, version.parse().unwrap())
         .await
         .unwrap();
+    let table = &known.table;
     app.state
         .lake
         .ingest_csv_as(
             &id,
-            &table,
+            table,
             MORE.as_bytes(),
             WriteMode::Append,
             Some(&b.to_string()),
@@ -184,16 +185,17 @@ async fn the_lake_sweep_removes_what_nothing_needs_and_nothing_else(backend: Bac
     let done = ingest(&app, &admin, create("Readings", Some(&version)), CSV).await;
     let id = done["datasetId"].as_str().unwrap().to_string();
     let lake = &app.state.lake;
-    let (_, table) = app
+    let known = app
         .state
         .data()
         .version(&app.demo, version.parse().unwrap())
         .await
         .unwrap();
+    let table = &known.table;
 
     // A table no data set owns: an import whose server stopped before recording it.
     let orphan = Uuid::new_v4().to_string();
-    lake.ingest_csv(&orphan, &table, CSV.as_bytes(), WriteMode::Create)
+    lake.ingest_csv(&orphan, table, CSV.as_bytes(), WriteMode::Create)
         .await
         .unwrap();
     // A data file an ingest wrote before its server stopped, never committed.
