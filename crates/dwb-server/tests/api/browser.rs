@@ -512,13 +512,24 @@ impl Browser {
 
     /// The one element matching `xpath`, waiting for it to appear.
     pub(crate) async fn the_one(&self, xpath: &str, what: &str) -> Element {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let mut found = self
-                .client
+        self.the_one_found(what, || async {
+            self.client
                 .find_all(Locator::XPath(xpath))
                 .await
-                .unwrap_or_default();
+                .unwrap_or_default()
+        })
+        .await
+    }
+
+    /// The one element `find` finds, asking again until it finds one.
+    pub(crate) async fn the_one_found<F, Fut>(&self, what: &str, find: F) -> Element
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Vec<Element>>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let mut found = find().await;
             match found.len() {
                 1 => return found.remove(0),
                 0 if Instant::now() < deadline => tokio::time::sleep(POLL).await,

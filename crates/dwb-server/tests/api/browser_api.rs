@@ -802,29 +802,18 @@ impl Tab {
         what: &str,
         xpath_for: impl Fn(&str) -> String,
     ) -> Element {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
+        self.the_one_found(what, || async {
             let field = self.field(label).await;
             let id = field.attr("id").await.ok().flatten().unwrap_or_default();
-            let mut found = if id.is_empty() {
-                Vec::new()
-            } else {
-                self.client
-                    .find_all(Locator::XPath(&xpath_for(&id)))
-                    .await
-                    .unwrap_or_default()
-            };
-            match found.len() {
-                1 => return found.remove(0),
-                0 if Instant::now() < deadline => tokio::time::sleep(POLL).await,
-                0 => panic!("{}", self.report(&format!("there is no {what}")).await),
-                n => panic!(
-                    "{}",
-                    self.report(&format!("{what} is ambiguous: {n} match"))
-                        .await
-                ),
+            if id.is_empty() {
+                return Vec::new();
             }
-        }
+            self.client
+                .find_all(Locator::XPath(&xpath_for(&id)))
+                .await
+                .unwrap_or_default()
+        })
+        .await
     }
 
     /// The error `message` right after the field labelled `label`.
