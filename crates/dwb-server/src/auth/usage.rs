@@ -376,11 +376,8 @@ impl Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dwb_store::testdb::api_call as call;
     use serde_json::json;
-
-    fn call(n: i64) -> NewEvent {
-        dwb_store::testdb::api_call(n)
-    }
 
     #[test]
     fn a_pending_event_is_written_exactly_as_recorded() {
