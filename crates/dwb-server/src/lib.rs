@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
+pub mod bounded;
 pub mod cli;
 pub mod cli_accounts;
 pub mod cli_datasets;

@@ -3,12 +3,13 @@
 //! without a store round trip (the data set itself is still read fresh, so
 //! that deleting or unsharing it takes effect at once).
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use dwb_lake::TableSchema;
 use dwb_store::SchemaVersion;
 use uuid::Uuid;
+
+use crate::bounded::Bounded;
 
 /// A schema version with its columns parsed, and the workspace it belongs to.
 #[derive(Debug)]
@@ -21,27 +22,26 @@ pub struct KnownVersion {
 /// More versions than a server holds in practice; past it the cache starts over.
 const MAX_VERSIONS: usize = 10_000;
 
-#[derive(Default)]
 pub struct VersionCache {
-    entries: RwLock<HashMap<Uuid, Arc<KnownVersion>>>,
+    entries: Bounded<Uuid, Arc<KnownVersion>>,
+}
+
+impl Default for VersionCache {
+    fn default() -> Self {
+        Self {
+            entries: Bounded::new(MAX_VERSIONS),
+        }
+    }
 }
 
 impl VersionCache {
     pub fn get(&self, id: Uuid) -> Option<Arc<KnownVersion>> {
-        self.entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-            .cloned()
+        self.entries.get(&id)
     }
 
     pub fn keep(&self, known: KnownVersion) -> Arc<KnownVersion> {
         let known = Arc::new(known);
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_VERSIONS {
-            map.clear();
-        }
-        map.insert(known.version.id, known.clone());
+        self.entries.insert(known.version.id, known.clone());
         known
     }
 }

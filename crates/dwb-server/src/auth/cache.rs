@@ -7,13 +7,14 @@
 //! node), cached accounts are no longer trusted: every lookup goes to the
 //! store, so a revocation made meanwhile cannot be missed.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use dwb_core::jwt::Claims;
 use dwb_store::{AccountSecrets, Store, StoreResult};
 use uuid::Uuid;
+
+use crate::bounded::Bounded;
 
 const MAX_ENTRIES: usize = 100_000;
 
@@ -23,7 +24,7 @@ pub const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct AccountCache {
     /// `None` remembers that no such account exists.
-    entries: RwLock<HashMap<Uuid, Option<Arc<AccountSecrets>>>>,
+    entries: Bounded<Uuid, Option<Arc<AccountSecrets>>>,
     seen: AtomicI64,
     /// What `polled` counts from.
     born: std::time::Instant,
@@ -40,7 +41,7 @@ pub struct AccountCache {
 impl Default for AccountCache {
     fn default() -> Self {
         AccountCache {
-            entries: RwLock::default(),
+            entries: Bounded::new(MAX_ENTRIES),
             seen: AtomicI64::default(),
             born: std::time::Instant::now(),
             polled: AtomicU64::default(),
@@ -56,13 +57,8 @@ impl AccountCache {
         id: Uuid,
     ) -> StoreResult<Option<Arc<AccountSecrets>>> {
         if self.trusted() {
-            if let Some(hit) = self
-                .entries
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&id)
-            {
-                return Ok(hit.clone());
+            if let Some(hit) = self.entries.get(&id) {
+                return Ok(hit);
             }
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
@@ -74,19 +70,16 @@ impl AccountCache {
     /// Keeps what a store read begun at `epoch` found, unless an
     /// invalidation happened since.
     fn remember(&self, id: Uuid, loaded: Option<Arc<AccountSecrets>>, epoch: u64) {
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.entries.write();
         // Checked under the lock that invalidations take to remove entries.
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return;
-        }
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
         }
         map.insert(id, loaded);
     }
 
     pub fn invalidate(&self, id: Uuid) {
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.entries.write();
         self.epoch.fetch_add(1, Ordering::SeqCst);
         map.remove(&id);
     }
@@ -120,7 +113,7 @@ impl AccountCache {
             .credential_changes_since(self.seen.load(Ordering::SeqCst))
             .await?;
         if let Some((last, _)) = changes.last() {
-            let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
+            let mut map = self.entries.write();
             self.epoch.fetch_add(1, Ordering::SeqCst);
             for (_, id) in &changes {
                 map.remove(id);
@@ -133,13 +126,20 @@ impl AccountCache {
 }
 
 /// Tokens whose signature was already checked, so a call costs no signature check.
-#[derive(Default)]
 pub struct TokenCache {
     /// By the token's last [`TAIL`] bytes (its signature's), holding
     /// the whole token, which a hit must equal: hashing the whole token
     /// (about 600 bytes) was most of a lookup's cost. Only verified
     /// tokens are held, and two of them do not share a signature.
-    entries: RwLock<HashMap<[u8; TAIL], HeldToken>>,
+    entries: Bounded<[u8; TAIL], HeldToken>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self {
+            entries: Bounded::new(MAX_ENTRIES),
+        }
+    }
 }
 
 /// A verified token, whole, and its claims.
@@ -159,27 +159,28 @@ fn tail(token: &str) -> [u8; TAIL] {
 
 impl TokenCache {
     pub fn get(&self, token: &str) -> Option<Arc<Claims>> {
-        let map = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        match map.get(&tail(token)) {
-            Some((held, claims)) if &**held == token => Some(claims.clone()),
-            _ => None,
-        }
+        self.entries.read(&tail(token), |(held, claims)| {
+            (&**held == token).then(|| claims.clone())
+        })
     }
 
     pub fn put(&self, token: &str, claims: Arc<Claims>) {
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
-        }
-        map.insert(tail(token), (token.into(), claims));
+        self.entries.insert(tail(token), (token.into(), claims));
     }
 }
 
 /// Workspaces by id, kept a few seconds, so an API call costs no store round
 /// trip for the workspace it names.
-#[derive(Default)]
 pub struct WorkspaceCache {
-    entries: RwLock<HashMap<Uuid, (std::time::Instant, Arc<dwb_store::Workspace>)>>,
+    entries: Bounded<Uuid, (std::time::Instant, Arc<dwb_store::Workspace>)>,
+}
+
+impl Default for WorkspaceCache {
+    fn default() -> Self {
+        Self {
+            entries: Bounded::new(MAX_ENTRIES),
+        }
+    }
 }
 
 const WORKSPACE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -190,25 +191,18 @@ impl WorkspaceCache {
         store: &dyn Store,
         id: Uuid,
     ) -> StoreResult<Option<Arc<dwb_store::Workspace>>> {
-        if let Some((at, ws)) = self
-            .entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
-        {
-            if at.elapsed() < WORKSPACE_TTL {
-                return Ok(Some(ws.clone()));
-            }
+        let fresh = self.entries.read(&id, |(at, ws)| {
+            (at.elapsed() < WORKSPACE_TTL).then(|| ws.clone())
+        });
+        if fresh.is_some() {
+            return Ok(fresh);
         }
         let Some(ws) = store.workspace(id).await? else {
             return Ok(None);
         };
         let ws = Arc::new(ws);
-        let mut map = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
-        }
-        map.insert(id, (std::time::Instant::now(), ws.clone()));
+        self.entries
+            .insert(id, (std::time::Instant::now(), ws.clone()));
         Ok(Some(ws))
     }
 }
@@ -244,7 +238,7 @@ mod tests {
     }
 
     fn cached(cache: &AccountCache, id: Uuid) -> Option<Option<Arc<AccountSecrets>>> {
-        cache.entries.read().ok()?.get(&id).cloned()
+        cache.entries.get(&id)
     }
 
     #[test]
