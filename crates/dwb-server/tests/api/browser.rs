@@ -543,35 +543,32 @@ impl Browser {
         }
     }
 
-    /// The form field that the label reading `label` is bound to.
+    /// The form field that the label reading `label` is bound to, waiting
+    /// for it. Label and field are looked up together on every try: a label
+    /// found while a submitted form's answer is still loading goes stale,
+    /// and its `for` then reads as empty.
     pub(crate) async fn field_by_label(&self, label: &str) -> Element {
-        let what = format!("label {label:?}");
-        let l = self
-            .the_one(
-                &format!("//label[normalize-space()={}]", xpath_literal(label)),
-                &what,
-            )
-            .await;
-        let id = match l.attr("for").await.ok().flatten() {
-            Some(id) if !id.is_empty() => id,
-            _ => {
-                panic!(
-                    "{}",
-                    self.report(&format!("{what} is not bound to a field (it has no `for`)"))
-                        .await
-                )
+        let xpath = format!("//label[normalize-space()={}]", xpath_literal(label));
+        let what = format!("field bound to the label {label:?} (by its `for`)");
+        self.the_one_found(&what, || async {
+            let labels = self
+                .client
+                .find_all(Locator::XPath(&xpath))
+                .await
+                .unwrap_or_default();
+            let mut fields = Vec::new();
+            for l in labels {
+                let id = l.attr("for").await.ok().flatten().unwrap_or_default();
+                if id.is_empty() {
+                    continue;
+                }
+                if let Ok(field) = self.client.find(Locator::Id(&id)).await {
+                    fields.push(field);
+                }
             }
-        };
-        match self.client.find(Locator::Id(&id)).await {
-            Ok(field) => field,
-            Err(_) => {
-                panic!(
-                    "{}",
-                    self.report(&format!("{what} is bound to #{id}, which does not exist"))
-                        .await
-                )
-            }
-        }
+            fields
+        })
+        .await
     }
 
     pub(crate) async fn fill_by_label(&self, label: &str, value: &str) {

@@ -642,49 +642,6 @@ impl Tab {
             .await;
     }
 
-    /// The field bound to the label `label`, like `Browser::field_by_label`
-    /// but asking again when the page answers with an error in between
-    /// (seen once under load right after a page load).
-    async fn field(&self, label: &str) -> Element {
-        let xpath = format!("//label[normalize-space()={}]", xpath_literal(label));
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let found = async {
-                let l = self.client.find(Locator::XPath(&xpath)).await?;
-                let id = l.attr("for").await?.unwrap_or_default();
-                self.client.find(Locator::Id(&id)).await
-            };
-            match found.await {
-                Ok(field) => return field,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("looking for the field {label:?} again after: {e}");
-                    tokio::time::sleep(POLL).await;
-                }
-                Err(_) => return self.field_by_label(label).await,
-            }
-        }
-    }
-
-    async fn fill_by_label(&self, label: &str, value: &str) {
-        let field = self.field(label).await;
-        let typed = async {
-            field.clear().await?;
-            field.send_keys(value).await
-        };
-        if let Err(e) = typed.await {
-            panic!(
-                "{}",
-                self.report(&format!("cannot type into {label:?}: {e}"))
-                    .await
-            );
-        }
-    }
-
-    async fn value_by_label(&self, label: &str) -> String {
-        let field = self.field(label).await;
-        field.prop("value").await.ok().flatten().unwrap_or_default()
-    }
-
     async fn expect_panel_heading(&self, text: &str) {
         let xpath = format!("{MAIN_PANEL}/h2[normalize-space()={}]", xpath_literal(text));
         self.the_one(&xpath, &format!("the heading {text:?}")).await;
@@ -788,7 +745,7 @@ impl Tab {
     }
 
     async fn displayed_by_label(&self, label: &str) -> bool {
-        let f = self.field(label).await;
+        let f = self.field_by_label(label).await;
         f.is_displayed().await.unwrap_or(false)
     }
 
@@ -803,7 +760,7 @@ impl Tab {
         xpath_for: impl Fn(&str) -> String,
     ) -> Element {
         self.the_one_found(what, || async {
-            let field = self.field(label).await;
+            let field = self.field_by_label(label).await;
             let id = field.attr("id").await.ok().flatten().unwrap_or_default();
             if id.is_empty() {
                 return Vec::new();
@@ -833,7 +790,7 @@ impl Tab {
             )
             .await;
         // A screen reader reads the message with the field.
-        let field = self.field(label).await;
+        let field = self.field_by_label(label).await;
         let error_id = error.attr("id").await.ok().flatten();
         let described = field.attr("aria-describedby").await.ok().flatten();
         let invalid = field.attr("aria-invalid").await.ok().flatten();
