@@ -65,12 +65,7 @@ pub async fn run(cmd: DatasetCommand) -> anyhow::Result<()> {
             let file = tokio::fs::File::open(&csv)
                 .await
                 .with_context(|| format!("--csv: cannot open {}", csv.display()))?;
-            let ops = DataOps {
-                store: &db,
-                lake: &lake,
-                versions: &Default::default(),
-                now: SystemClock.now(),
-            };
+            let ops = DataOps::once(&db, &lake, SystemClock.now());
             let d = ops
                 .import_csv(
                     &Actor::system(),

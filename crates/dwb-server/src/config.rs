@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn sweeper_defaults_are_the_documented_ones() {
         let bound = "127.0.0.1:8080".parse().unwrap();
-        let s = crate::serve::settings(&Config::default(), bound);
+        let s = crate::state::Settings::new(&Config::default(), bound);
         assert_eq!(s.stopped_after_ms, crate::sweep::STOPPED_AFTER_MS);
         assert_eq!(s.keep_unreferenced_ms, crate::sweep::KEEP_REPLACED_MS);
     }

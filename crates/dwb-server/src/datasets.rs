@@ -181,7 +181,9 @@ pub fn parse_filters(v: &Value, field: &str) -> Result<Vec<Filter>, DataError> {
 pub struct DataOps<'a> {
     pub store: &'a dyn Store,
     pub lake: &'a Lake,
-    pub versions: &'a VersionCache,
+    /// Where schema versions read are kept; `None` for a one-off
+    /// operation, which reads each from the store.
+    versions: Option<&'a VersionCache>,
     pub now: Timestamp,
 }
 
@@ -193,7 +195,32 @@ fn dataset_resource(d: &Dataset) -> Resource<'_> {
     }
 }
 
-impl DataOps<'_> {
+impl<'a> DataOps<'a> {
+    /// The operations of a server, which keeps the schema versions it reads.
+    pub fn new(
+        store: &'a dyn Store,
+        lake: &'a Lake,
+        versions: &'a VersionCache,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            store,
+            lake,
+            versions: Some(versions),
+            now,
+        }
+    }
+
+    /// A one-off operation's (the command line, the first start's demo).
+    pub fn once(store: &'a dyn Store, lake: &'a Lake, now: Timestamp) -> Self {
+        Self {
+            store,
+            lake,
+            versions: None,
+            now,
+        }
+    }
+
     pub async fn create_schema(
         &self,
         actor: &Actor,
@@ -252,7 +279,7 @@ impl DataOps<'_> {
 
     /// A schema version of workspace `ws` and its lake schema.
     pub async fn version(&self, ws: &Workspace, id: Uuid) -> Result<Arc<KnownVersion>, DataError> {
-        let known = match self.versions.get(id) {
+        let known = match self.versions.and_then(|c| c.get(id)) {
             Some(known) => known,
             None => {
                 let version = self
@@ -265,12 +292,15 @@ impl DataOps<'_> {
                     .schema(version.schema_id)
                     .await?
                     .ok_or(DataError::NotFound("schema version"))?;
-                let table = parse_columns(&version.columns)?;
-                self.versions.keep(KnownVersion {
+                let known = KnownVersion {
+                    table: parse_columns(&version.columns)?,
                     version,
-                    table,
                     workspace_id: s.workspace_id,
-                })
+                };
+                match self.versions {
+                    Some(cache) => cache.keep(known),
+                    None => Arc::new(known),
+                }
             }
         };
         if known.workspace_id != ws.id {

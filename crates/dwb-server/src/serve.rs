@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::app::build_router;
 use crate::bootstrap::first_start;
 use crate::cli::{open_store, ServeArgs};
-use crate::config::{Config, LogFormat, Overrides};
+use crate::config::{LogFormat, Overrides};
 use crate::keys::load_master_key;
 use crate::state::{AppState, Settings};
 
@@ -27,29 +27,6 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
-}
-
-/// Settings handlers read, from the configuration and the address actually bound.
-pub fn settings(cfg: &Config, bound: SocketAddr) -> Settings {
-    let public_url = match &cfg.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => format!("http://{bound}"),
-    };
-    Settings {
-        secure_cookies: public_url.starts_with("https://"),
-        audience: format!("{public_url}/api/v2"),
-        public_url,
-        session_hours: i64::try_from(cfg.session_hours).unwrap_or(12),
-        max_body_bytes: cfg.max_body_bytes,
-        token_lifetime_secs: i64::from(cfg.token_lifetime_secs),
-        allowed_audiences: cfg.allowed_audiences.clone(),
-        stopped_after_ms: i64::try_from(cfg.ingest_stopped_after_secs)
-            .unwrap_or(i64::MAX / 1000)
-            .saturating_mul(1000),
-        keep_unreferenced_ms: i64::try_from(cfg.lake_keep_unreferenced_secs)
-            .unwrap_or(i64::MAX / 1000)
-            .saturating_mul(1000),
-    }
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -96,10 +73,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bound = listener
         .local_addr()
         .context("cannot read the listening address")?;
-    let settings = settings(&cfg, bound);
+    let settings = Settings::new(&cfg, bound);
     println!(
         "dwb is listening on http://{bound} (public URL {})",
-        settings.public_url
+        settings.public_url()
     );
     let state = AppState::build(store.clone(), clock, settings, master, lake).await?;
     state.spawn_background();
@@ -128,12 +105,7 @@ async fn import_demo(
             .workspace_by_name(tenant.id, "Demo")
             .await?
             .ok_or_else(|| anyhow::anyhow!("no Demo workspace"))?;
-        let ops = crate::datasets::DataOps {
-            store,
-            lake,
-            versions: &Default::default(),
-            now,
-        };
+        let ops = crate::datasets::DataOps::once(store, lake, now);
         let actor = crate::ledger::Actor::system();
         let columns = serde_json::json!([
             {"name": "Time", "displayName": "Time", "type": "DateTime", "isRequired": true, "isKey": true},

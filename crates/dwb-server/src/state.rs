@@ -1,6 +1,7 @@
 //! What every handler shares: the store, the clock, settings, keys, caches
 //! and in-memory guards.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dwb_core::crypto::MasterKey;
@@ -9,6 +10,7 @@ use dwb_store::Store;
 
 use crate::auth::cache::{AccountCache, TokenCache, WorkspaceCache};
 use crate::auth::usage::Usage;
+use crate::config::Config;
 use crate::http::metrics::Metrics;
 use crate::keys::Keyring;
 use crate::throttle::Throttle;
@@ -17,10 +19,11 @@ use crate::throttle::Throttle;
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The URL users and generated code see, without a trailing slash.
-    pub public_url: String,
+    public_url: String,
     /// The audience of every token dwb issues: its own API,
-    /// `{public_url}/api/v2` (kept, not formatted on every call).
-    pub audience: String,
+    /// `{public_url}/api/v2` (kept, not formatted on every call; both
+    /// private so that they cannot disagree).
+    audience: String,
     /// Mark cookies `Secure` (the public URL is https).
     pub secure_cookies: bool,
     pub session_hours: i64,
@@ -36,6 +39,34 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Settings from the configuration and the address actually bound.
+    pub fn new(cfg: &Config, bound: SocketAddr) -> Settings {
+        let public_url = match &cfg.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        };
+        Settings {
+            secure_cookies: public_url.starts_with("https://"),
+            audience: format!("{public_url}/api/v2"),
+            public_url,
+            session_hours: i64::try_from(cfg.session_hours).unwrap_or(12),
+            max_body_bytes: cfg.max_body_bytes,
+            token_lifetime_secs: i64::from(cfg.token_lifetime_secs),
+            allowed_audiences: cfg.allowed_audiences.clone(),
+            stopped_after_ms: i64::try_from(cfg.ingest_stopped_after_secs)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
+            keep_unreferenced_ms: i64::try_from(cfg.lake_keep_unreferenced_secs)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
+        }
+    }
+
+    /// The URL users and generated code see, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     /// The token issuer: the public URL.
     pub fn issuer(&self) -> &str {
         &self.public_url
@@ -84,12 +115,12 @@ pub struct Shared {
 impl AppState {
     /// The data set operations with this state's store, lake and clock.
     pub fn data(&self) -> crate::datasets::DataOps<'_> {
-        crate::datasets::DataOps {
-            store: self.store.as_ref(),
-            lake: &self.lake,
-            versions: &self.versions,
-            now: self.clock.now(),
-        }
+        crate::datasets::DataOps::new(
+            self.store.as_ref(),
+            &self.lake,
+            &self.versions,
+            self.clock.now(),
+        )
     }
 
     /// Loads the signing keys (creating the first) and starts following credential changes.

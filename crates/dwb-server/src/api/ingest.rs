@@ -186,7 +186,7 @@ pub async fn create(
     let query = Signer::new(&state.master).query("PUT", &path, expires);
     let out = IngestOut {
         job_id: job.id,
-        sas_token: format!("{}{path}?{query}", state.settings.public_url),
+        sas_token: format!("{}{path}?{query}", state.settings.public_url()),
         expires_on: crate::api::types::iso(dwb_core::Timestamp(expires * 1000)),
     };
     Ok((StatusCode::CREATED, Json(out)).into_response())

@@ -105,7 +105,7 @@ pub async fn sas(
     let expires = now.millis() / 1000 + minutes * 60;
     let prefix = lake_prefix(d.id);
     let query = Signer::new(&state.master).query("GET", &prefix, expires);
-    let url = format!("{}/lake/{}?{query}", state.settings.public_url, d.id);
+    let url = format!("{}/lake/{}?{query}", state.settings.public_url(), d.id);
     let mut e = event(
         &caller.actor(),
         workspace.tenant_id,

@@ -129,7 +129,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             .routes(routes!(token::token))
             .split_for_parts();
     let doc = Arc::new(
-        serde_json::to_value(describe(doc, &state.settings.public_url)).unwrap_or_default(),
+        serde_json::to_value(describe(doc, state.settings.public_url())).unwrap_or_default(),
     );
     router
         .route(

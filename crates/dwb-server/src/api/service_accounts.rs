@@ -98,7 +98,7 @@ pub async fn create(
             access,
         )
         .await?;
-    let public = &state.settings.public_url;
+    let public = state.settings.public_url();
     let out = CreatedServiceAccountOut {
         account: ServiceAccountOut::from(&account),
         credentials: CredentialsOut {
@@ -270,7 +270,7 @@ pub async fn sample_python(
     let a = o.get(&ws, account_id(&id)?).await?;
     let key = o.api_key(&ws, a.id).await?;
     let script = crate::sample_python::render(&crate::sample_python::Sample {
-        public_url: &state.settings.public_url,
+        public_url: state.settings.public_url(),
         workspace_id: ws.id,
         client_id: a.id,
         api_key: key.expose(),

@@ -18,7 +18,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metadata(State(state): State<AppState>) -> Response {
-    let base = &state.settings.public_url;
+    let base = state.settings.public_url();
     Json(json!({
         "issuer": state.settings.issuer(),
         "token_endpoint": format!("{base}/oauth2/token"),

@@ -303,7 +303,7 @@ async fn account_page(
     x: Extra,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let public = &state.settings.public_url;
+    let public = state.settings.public_url();
     let (mode, level) = access_form(&a.access);
     let form = x.form.unwrap_or(AcctForm {
         name: a.name.clone(),
@@ -620,7 +620,7 @@ async fn python(
     let a = c.account(acct)?;
     let key = ops(state).api_key(&c.o.ws, a.id).await.map_err(op_error)?;
     let script = sample_python::render(&Sample {
-        public_url: &state.settings.public_url,
+        public_url: state.settings.public_url(),
         workspace_id: c.o.ws.id,
         client_id: a.id,
         api_key: key.expose(),

@@ -49,6 +49,6 @@ pub async fn api_docs(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
 ) -> Response {
     crate::portal::views::render(&ApiDocsPage {
-        public_url: state.settings.public_url.clone(),
+        public_url: state.settings.public_url().to_string(),
     })
 }

@@ -11,8 +11,8 @@ use dwb_core::{Clock, ManualClock, SystemClock};
 use dwb_server::app::build_router;
 use dwb_server::bootstrap::first_start;
 use dwb_server::config::Config;
-use dwb_server::serve::{run, settings};
-use dwb_server::state::AppState;
+use dwb_server::serve::run;
+use dwb_server::state::{AppState, Settings};
 use dwb_store::testdb::fresh_database;
 use dwb_store::{Backend, MemberTarget, NewUser, SqlStore, Store, Workspace};
 use reqwest::StatusCode;
@@ -66,7 +66,7 @@ pub async fn spawn_second_node(first: &TestApp) -> TestApp {
     let state = AppState::build(
         store.clone(),
         first.clock.clone(),
-        settings(&cfg, addr),
+        Settings::new(&cfg, addr),
         first.master.clone(),
         lake,
     )
@@ -133,7 +133,7 @@ pub async fn spawn_app_on(backend: Backend, options: Options, database_url: Stri
     let state = AppState::build(
         store.clone(),
         clock.clone(),
-        settings(&cfg, addr),
+        Settings::new(&cfg, addr),
         master.clone(),
         lake,
     )

@@ -284,12 +284,7 @@ async fn every_route_answers_every_principal_as_the_policy_says(backend: Backend
         });
     }
     let lake = dwb_lake::Lake::open(&app.lake_dir.display().to_string()).unwrap();
-    let data = dwb_server::datasets::DataOps {
-        store: app.store.as_ref(),
-        lake: &lake,
-        versions: &Default::default(),
-        now: app.clock.now(),
-    };
+    let data = dwb_server::datasets::DataOps::once(app.store.as_ref(), &lake, app.clock.now());
     let demo = app.store.workspace(ws).await.unwrap().unwrap();
     let csv = |name: &str| format!("a,b\n1,{name}\n");
     let actor = dwb_server::ledger::Actor::system();
