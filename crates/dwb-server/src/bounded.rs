@@ -8,27 +8,26 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{RwLock, RwLockWriteGuard};
 
-pub struct Bounded<K, V> {
-    max: usize,
+/// A map of at most `MAX` entries.
+pub struct Bounded<K, V, const MAX: usize> {
     entries: RwLock<HashMap<K, V>>,
 }
 
 /// The map held for writing, for changes that must happen under the lock
 /// together with the caller's own bookkeeping.
-pub struct Writing<'a, K, V> {
-    max: usize,
+pub struct Writing<'a, K, V, const MAX: usize> {
     map: RwLockWriteGuard<'a, HashMap<K, V>>,
 }
 
-impl<K: Eq + Hash, V> Bounded<K, V> {
-    /// A map of at most `max` entries (at least one).
-    pub fn new(max: usize) -> Self {
+impl<K, V, const MAX: usize> Default for Bounded<K, V, MAX> {
+    fn default() -> Self {
         Self {
-            max: max.max(1),
             entries: RwLock::default(),
         }
     }
+}
 
+impl<K: Eq + Hash, V, const MAX: usize> Bounded<K, V, MAX> {
     /// What `f` makes of `key`'s entry, under the shared lock.
     pub fn read<R>(&self, key: &K, f: impl FnOnce(&V) -> Option<R>) -> Option<R> {
         // A panic under the lock cannot leave the map half-changed (each
@@ -49,9 +48,8 @@ impl<K: Eq + Hash, V> Bounded<K, V> {
         self.write().insert(key, value);
     }
 
-    pub fn write(&self) -> Writing<'_, K, V> {
+    pub fn write(&self) -> Writing<'_, K, V, MAX> {
         Writing {
-            max: self.max,
             map: self.entries.write().unwrap_or_else(|p| p.into_inner()),
         }
     }
@@ -62,10 +60,10 @@ impl<K: Eq + Hash, V> Bounded<K, V> {
     }
 }
 
-impl<K: Eq + Hash, V> Writing<'_, K, V> {
+impl<K: Eq + Hash, V, const MAX: usize> Writing<'_, K, V, MAX> {
     /// Keeps `value` for `key`; a full map is emptied first.
     pub fn insert(&mut self, key: K, value: V) {
-        if self.map.len() >= self.max && !self.map.contains_key(&key) {
+        if self.map.len() >= MAX && !self.map.contains_key(&key) {
             self.map.clear();
         }
         self.map.insert(key, value);
@@ -82,7 +80,7 @@ mod tests {
 
     #[test]
     fn a_full_map_starts_over_and_a_replaced_entry_does_not_empty_it() {
-        let map = Bounded::new(2);
+        let map = Bounded::<_, _, 2>::default();
         map.insert(1, "one");
         map.insert(2, "two");
         map.insert(2, "deux");
@@ -99,7 +97,7 @@ mod tests {
 
     #[test]
     fn read_sees_the_entry_and_removed_entries_are_gone() {
-        let map = Bounded::new(10);
+        let map = Bounded::<_, _, 10>::default();
         map.insert("key", 7);
         assert_eq!(map.read(&"key", |v| (*v > 5).then_some("big")), Some("big"));
         assert_eq!(map.read(&"key", |v| (*v > 9).then_some("big")), None);

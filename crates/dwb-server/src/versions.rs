@@ -22,16 +22,9 @@ pub struct KnownVersion {
 /// More versions than a server holds in practice; past it the cache starts over.
 const MAX_VERSIONS: usize = 10_000;
 
+#[derive(Default)]
 pub struct VersionCache {
-    entries: Bounded<Uuid, Arc<KnownVersion>>,
-}
-
-impl Default for VersionCache {
-    fn default() -> Self {
-        Self {
-            entries: Bounded::new(MAX_VERSIONS),
-        }
-    }
+    entries: Bounded<Uuid, Arc<KnownVersion>, MAX_VERSIONS>,
 }
 
 impl VersionCache {

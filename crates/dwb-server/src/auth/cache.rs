@@ -24,7 +24,7 @@ pub const TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct AccountCache {
     /// `None` remembers that no such account exists.
-    entries: Bounded<Uuid, Option<Arc<AccountSecrets>>>,
+    entries: Bounded<Uuid, Option<Arc<AccountSecrets>>, MAX_ENTRIES>,
     seen: AtomicI64,
     /// What `polled` counts from.
     born: std::time::Instant,
@@ -41,7 +41,7 @@ pub struct AccountCache {
 impl Default for AccountCache {
     fn default() -> Self {
         AccountCache {
-            entries: Bounded::new(MAX_ENTRIES),
+            entries: Bounded::default(),
             seen: AtomicI64::default(),
             born: std::time::Instant::now(),
             polled: AtomicU64::default(),
@@ -126,20 +126,13 @@ impl AccountCache {
 }
 
 /// Tokens whose signature was already checked, so a call costs no signature check.
+#[derive(Default)]
 pub struct TokenCache {
     /// By the token's last [`TAIL`] bytes (its signature's), holding
     /// the whole token, which a hit must equal: hashing the whole token
     /// (about 600 bytes) was most of a lookup's cost. Only verified
     /// tokens are held, and two of them do not share a signature.
-    entries: Bounded<[u8; TAIL], HeldToken>,
-}
-
-impl Default for TokenCache {
-    fn default() -> Self {
-        Self {
-            entries: Bounded::new(MAX_ENTRIES),
-        }
-    }
+    entries: Bounded<[u8; TAIL], HeldToken, MAX_ENTRIES>,
 }
 
 /// A verified token, whole, and its claims.
@@ -171,16 +164,9 @@ impl TokenCache {
 
 /// Workspaces by id, kept a few seconds, so an API call costs no store round
 /// trip for the workspace it names.
+#[derive(Default)]
 pub struct WorkspaceCache {
-    entries: Bounded<Uuid, (std::time::Instant, Arc<dwb_store::Workspace>)>,
-}
-
-impl Default for WorkspaceCache {
-    fn default() -> Self {
-        Self {
-            entries: Bounded::new(MAX_ENTRIES),
-        }
-    }
+    entries: Bounded<Uuid, (std::time::Instant, Arc<dwb_store::Workspace>), MAX_ENTRIES>,
 }
 
 const WORKSPACE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
